@@ -46,7 +46,8 @@ void event_loop_unwatch(struct event_loop *loop, struct event_watch *w);
 __attribute__((warn_unused_result))
 int event_loop_post(struct event_loop *loop, void (*fn)(void *arg), void *arg);
 
-/* Runs until event_loop_stop. Returns 0 or -errno on a ring failure. */
+/* Runs until event_loop_stop (which may come before the call: it is not lost), then consumes
+ * the stop request. Returns 0 or -errno on a ring failure. */
 int event_loop_run(struct event_loop *loop);
 /* Any thread. */
 void event_loop_stop(struct event_loop *loop);

@@ -1,0 +1,123 @@
+/* The PC board, assembled in order and torn down in reverse (see board.h). */
+#include "board.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "emulated/pc_ports.h"
+#include "firmware/acpi.h"
+#include "firmware/boot_layout.h"
+#include "firmware/kernel_loader.h"
+#include "vcpu.h"
+#include "vcpu_setup.h"
+
+static int add_pio(struct board *b, uint64_t base, uint64_t len, const struct io_dev_ops *ops,
+		   void *dev, const char *name, struct error *err)
+{
+	int ret = io_bus_add(&b->vm.pio, base, len, ops, dev, name);
+
+	if (ret < 0)
+		return error_set(err, -ret, "cannot claim ports 0x%llx-0x%llx for %s: %s",
+				 (unsigned long long)base, (unsigned long long)(base + len - 1), name,
+				 strerror(-ret));
+	return 0;
+}
+
+static int add_devices(struct board *b, const struct run_options *opts, struct chardev *console,
+		       struct error *err)
+{
+	struct machine_control mc = vm_machine_control(&b->vm);
+	int ret;
+
+	ret = serial_init(&b->com1, console, vm_irq_line(&b->vm, PC_COM1_IRQ));
+	if (ret < 0)
+		return error_set(err, -ret, "cannot set up COM1: %s", strerror(-ret));
+	b->com1_ready = true;
+	ret = add_pio(b, PC_COM1_PORT, 8, &serial_ops, &b->com1, "com1", err);
+	if (ret == 0)
+		ret = rtc_init(&b->rtc, NULL);
+	if (ret == 0)
+		ret = add_pio(b, PC_RTC_PORT, 2, &rtc_ops, &b->rtc, "rtc", err);
+	if (ret == 0)
+		ret = pm_init(&b->pm, mc);
+	if (ret == 0)
+		ret = add_pio(b, PC_PM_BASE, PC_PM_BLOCK_LEN, &pm_ops, &b->pm, "acpi-pm", err);
+	if (ret == 0)
+		ret = i8042_init(&b->kbc, mc);
+	if (ret == 0)
+		ret = add_pio(b, PC_I8042_DATA_PORT, 1, &i8042_data_ops, &b->kbc, "i8042-data", err);
+	if (ret == 0)
+		ret = add_pio(b, PC_I8042_CMD_PORT, 1, &i8042_cmd_ops, &b->kbc, "i8042-cmd", err);
+	if (ret == 0 && opts->debug_exit_port >= 0) {
+		debug_exit_init(&b->debug_exit, mc);
+		ret = add_pio(b, opts->debug_exit_port, 1, &debug_exit_ops, &b->debug_exit,
+			      "debug-exit", err);
+	}
+	if (ret == 0) {
+		/* Last: quiet claims must not take a port a real device uses. */
+		ret = legacy_ports_register(&b->vm.pio, &b->legacy, mc);
+		if (ret < 0)
+			return error_set(err, -ret, "cannot claim the legacy ports: %s",
+					 strerror(-ret));
+	}
+	if (ret < 0 && !err->msg[0])
+		return error_set(err, -ret, "device set-up failed: %s", strerror(-ret));
+	return ret;
+}
+
+static int load_acpi(struct board *b, uint64_t *rsdp_gpa, struct error *err)
+{
+	struct acpi_config cfg = {.ncpus = b->vm.ncpus};
+	uint8_t *buf = guest_mem_ptr(&b->vm.mem, BOOT_ACPI_ADDR, BOOT_ACPI_SIZE);
+
+	if (!buf)
+		return error_set(err, EFAULT, "guest memory too small for the ACPI tables");
+	return acpi_build(&cfg, buf, BOOT_ACPI_SIZE, BOOT_ACPI_ADDR, rsdp_gpa, err);
+}
+
+int board_create(struct board *b, const struct run_options *opts, const struct kvm *kvm,
+		 struct event_loop *loop, struct chardev *console, struct error *err,
+		 bool *bad_input)
+{
+	struct boot_config boot = {
+		.kernel_path = opts->kernel,
+		.initrd_path = opts->initrd,
+		.cmdline = opts->cmdline,
+	};
+	struct boot_entry entry;
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	*bad_input = false;
+	ret = vm_create(&b->vm, kvm, opts->memory, opts->cpus, loop, err);
+	if (ret < 0)
+		return ret;
+	ret = add_devices(b, opts, console, err);
+	if (ret == 0)
+		ret = load_acpi(b, &boot.rsdp_gpa, err);
+	if (ret < 0)
+		goto fail;
+	ret = kernel_load(&b->vm.mem, &boot, &entry, err);
+	if (ret < 0) {
+		*bad_input = true;
+		goto fail;
+	}
+	for (unsigned i = 0; i < b->vm.ncpus && ret == 0; i++)
+		ret = vcpu_setup_common(&b->vm.vcpus[i], err);
+	if (ret == 0)
+		ret = vcpu_setup_boot(&b->vm.vcpus[0], &entry, err);
+	if (ret < 0)
+		goto fail;
+	return 0;
+fail:
+	board_destroy(b);
+	return ret;
+}
+
+void board_destroy(struct board *b)
+{
+	if (b->com1_ready)
+		serial_destroy(&b->com1);
+	b->com1_ready = false;
+	vm_destroy(&b->vm);
+}
