@@ -11,6 +11,9 @@
 #include "vcpu.h"
 #include "vcpu_setup.h"
 
+/* The debug-exit port takes 1, 2 and 4-byte writes, as QEMU's isa-debug-exit with iosize=4. */
+#define DEBUG_EXIT_WINDOW 4
+
 static int add_pio(struct board *b, uint64_t base, uint64_t len, const struct io_dev_ops *ops,
 		   void *dev, const char *name, struct error *err)
 {
@@ -34,24 +37,24 @@ static int add_devices(struct board *b, const struct run_options *opts, struct c
 		return error_set(err, -ret, "cannot set up COM1: %s", strerror(-ret));
 	b->com1_ready = true;
 	ret = add_pio(b, PC_COM1_PORT, 8, &serial_ops, &b->com1, "com1", err);
-	if (ret == 0)
-		ret = rtc_init(&b->rtc, NULL);
+	if (ret == 0 && (ret = rtc_init(&b->rtc, NULL)) == 0)
+		b->rtc_ready = true;
 	if (ret == 0)
 		ret = add_pio(b, PC_RTC_PORT, 2, &rtc_ops, &b->rtc, "rtc", err);
-	if (ret == 0)
-		ret = pm_init(&b->pm, mc);
+	if (ret == 0 && (ret = pm_init(&b->pm, mc)) == 0)
+		b->pm_ready = true;
 	if (ret == 0)
 		ret = add_pio(b, PC_PM_BASE, PC_PM_BLOCK_LEN, &pm_ops, &b->pm, "acpi-pm", err);
-	if (ret == 0)
-		ret = i8042_init(&b->kbc, mc);
+	if (ret == 0 && (ret = i8042_init(&b->kbc, mc)) == 0)
+		b->kbc_ready = true;
 	if (ret == 0)
 		ret = add_pio(b, PC_I8042_DATA_PORT, 1, &i8042_data_ops, &b->kbc, "i8042-data", err);
 	if (ret == 0)
 		ret = add_pio(b, PC_I8042_CMD_PORT, 1, &i8042_cmd_ops, &b->kbc, "i8042-cmd", err);
 	if (ret == 0 && opts->debug_exit_port >= 0) {
 		debug_exit_init(&b->debug_exit, mc);
-		ret = add_pio(b, opts->debug_exit_port, 1, &debug_exit_ops, &b->debug_exit,
-			      "debug-exit", err);
+		ret = add_pio(b, opts->debug_exit_port, DEBUG_EXIT_WINDOW, &debug_exit_ops,
+			      &b->debug_exit, "debug-exit", err);
 	}
 	if (ret == 0) {
 		/* Last: quiet claims must not take a port a real device uses. */
@@ -116,8 +119,16 @@ fail:
 
 void board_destroy(struct board *b)
 {
+	/* The vCPUs are stopped: no handler runs any more. The VM goes first so that nothing
+	 * reaches a device while it is torn down. */
+	vm_destroy(&b->vm);
+	if (b->kbc_ready)
+		i8042_destroy(&b->kbc);
+	if (b->pm_ready)
+		pm_destroy(&b->pm);
+	if (b->rtc_ready)
+		rtc_destroy(&b->rtc);
 	if (b->com1_ready)
 		serial_destroy(&b->com1);
-	b->com1_ready = false;
-	vm_destroy(&b->vm);
+	b->kbc_ready = b->pm_ready = b->rtc_ready = b->com1_ready = false;
 }

@@ -25,7 +25,7 @@ struct board {
 	struct i8042 kbc;
 	struct legacy_ports legacy;
 	struct debug_exit debug_exit;
-	bool com1_ready;
+	bool com1_ready, rtc_ready, pm_ready, kbc_ready;
 };
 
 /* Builds the board ready to run. On failure err holds one line; *bad_input says whether the

@@ -112,9 +112,13 @@ static uint64_t gdt_entry(uint32_t base, uint32_t limit, uint16_t flags)
 
 static struct kvm_segment segment_from_gdt(uint64_t e, unsigned index)
 {
+	uint32_t limit = (uint32_t)((e & 0xffff) | (((e >> 48) & 0xf) << 16));
+	bool granular = (e >> 55) & 1;
+
+	/* KVM takes the limit in bytes: scale a 4 KiB-granular one. */
 	return (struct kvm_segment){
 		.base = ((e >> 16) & 0xffffff) | (((e >> 56) & 0xff) << 24),
-		.limit = (uint32_t)((e & 0xffff) | (((e >> 48) & 0xf) << 16)),
+		.limit = granular ? (limit << 12) | 0xfff : limit,
 		.selector = index * 8,
 		.type = (e >> 40) & 0xf,
 		.present = (e >> 47) & 1,
