@@ -160,6 +160,7 @@ static int cmd_run(int argc, char **argv)
 		goto out_console;
 	}
 	vcpu_install_kick_handler();
+	signal(SIGPIPE, SIG_IGN); /* a closed console pipe is an error to handle, not death */
 	if (console.kind == CHARDEV_STDIO)
 		terminal_enter_raw(&term, STDIN_FILENO);
 
