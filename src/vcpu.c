@@ -201,6 +201,10 @@ static bool handle_exit(struct vcpu *v)
 		snprintf(why, sizeof(why), "KVM internal error, suberror %u",
 			 run->internal.suberror);
 		fail(v, why);
+		/* The data words carry e.g. the failing instruction's bytes for emulation errors. */
+		for (unsigned i = 0; i < run->internal.ndata && i < 16; i++)
+			fprintf(stderr, "internal data[%u] %016llx\r\n", i,
+				(unsigned long long)run->internal.data[i]);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		snprintf(why, sizeof(why), "VM entry failed, reason 0x%llx",

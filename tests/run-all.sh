@@ -18,7 +18,7 @@ run_tier() {
 	"$@" 2>&1 | tee "$log/$tier.log" | grep -E '^(PASS|FAIL) ' | tee -a "$results" >/dev/null
 	local status=${PIPESTATUS[0]}
 	grep -E '^(PASS|FAIL) ' "$log/$tier.log" || true
-	if [ "$status" -ne 0 ] && ! grep -q "^FAIL $tier/" "$results"; then
+	if [ "$status" -ne 0 ] && ! grep -q "^FAIL " "$log/$tier.log"; then
 		echo "FAIL $tier/runner: exited $status without naming a failed test" | tee -a "$results"
 	fi
 }
@@ -42,6 +42,7 @@ PY
 run_tier unit unit_tests
 run_tier cli tests/cli/run.sh "$build"
 run_tier direct tests/direct/run.sh "$build"
+run_tier direct-process tests/direct/process.sh "$build"
 if [ "${SKIP_NESTED:-0}" = 1 ]; then
 	echo "FAIL nested/skipped: SKIP_NESTED=1 was set" | tee -a "$results"
 else

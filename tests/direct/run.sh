@@ -1,0 +1,337 @@
+#!/bin/bash
+# Direct test tier: runs the freestanding test guests of tests/guests under hvkvm on this host's
+# /dev/kvm (or under QEMU TCG with RUNNER=qemu, to cross-check the guests) and judges each run by
+# its exit status and what it printed. One line per case: "PASS direct/<name>" or
+# "FAIL direct/<name>: <reason>"; exits 0 when every case passed.
+#
+# usage: tests/direct/run.sh [build dir (default: build)] [case ...]
+# env:   RUNNER=hvkvm|qemu  HVKVM=<binary>  QEMU=<binary>  TIMEOUT=<seconds per run, default 20>
+# logs:  <build dir>/tests/direct/<runner>/<case>.out (serial, \r stripped) and .err (stderr)
+#
+# Guest exit codes (tests/guests/lib/layout.h): a guest that passes writes 0x10 to the debug-exit
+# port 0xf4 -> status 33; one that fails writes 0x11 -> 35; debug_exit writes 42 -> 85.
+# Poweroff and (with --on-reboot exit) reset end hvkvm with 0.
+
+set -u
+
+build=${1:-build}
+[ $# -gt 0 ] && shift
+runner=${RUNNER:-hvkvm}
+timeout_s=${TIMEOUT:-20}
+guests=$build/tests/guests
+hvkvm=${HVKVM:-$build/hvkvm}
+qemu=${QEMU:-qemu-system-x86_64}
+logdir=$build/tests/direct/$runner
+
+STATUS_PASS=33
+MEMORY_MB=64
+MODULE_SIZE=100000
+# Longer than the 16550's 16-byte FIFO: the VMM must hold input back until the guest reads.
+SERIAL_INPUT=hello-hvkvm-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789
+LONG_LINE_LEN=300
+LONG_LINE_ALPHABET=0123456789abcdefghijklmnopqrstuvwxyz
+RESTART_WINDOW_S=10
+
+all_cases="boot_modes boot_modes_noinitrd boot_modes_elf64 smp smp_1cpu smp_16 serial_io
+	serial_io_late io_dispatch poweroff reset reset_acpi reset_restart triple_fault debug_exit"
+cases=${*:-$all_cases}
+
+case $runner in
+hvkvm | qemu) ;;
+*)
+	echo "run.sh: RUNNER must be hvkvm or qemu" >&2
+	exit 2
+	;;
+esac
+mkdir -p "$logdir" || exit 2
+module=$logdir/module.bin
+# The module's byte i is i % 251 (boot_modes checks this pattern).
+perl -e 'print pack("C*", map { $_ % 251 } 0 .. $ARGV[0] - 1)' "$MODULE_SIZE" >"$module" || exit 2
+printf '%s\n' "$SERIAL_INPUT" >"$logdir/serial_input.txt"
+
+# --- running one VM -------------------------------------------------------------------------
+# vm_cmd fills the array "cmd" from: kernel, and the optional variables initrd, cmdline, cpus,
+# on_reboot (exit|restart), and the array extra_qemu (arguments for QEMU only).
+vm_cmd() {
+	if [ "$runner" = hvkvm ]; then
+		cmd=("$hvkvm" run --kernel "$kernel" --memory "${MEMORY_MB}M" --serial stdio --debug-exit 0xf4)
+		[ -n "$initrd" ] && cmd+=(--initrd "$initrd")
+		[ -n "$cmdline" ] && cmd+=(--cmdline "$cmdline")
+		[ -n "$cpus" ] && cmd+=(--cpus "$cpus")
+		[ -n "$on_reboot" ] && cmd+=(--on-reboot "$on_reboot")
+	else
+		cmd=("$qemu" -accel tcg -M pc -m "$MEMORY_MB" -kernel "$kernel"
+			-device "isa-debug-exit,iobase=0xf4,iosize=4" -serial stdio -display none -monitor none)
+		[ -n "$initrd" ] && cmd+=(-initrd "$initrd")
+		[ -n "$cmdline" ] && cmd+=(-append "$cmdline")
+		[ -n "$cpus" ] && cmd+=(-smp "$cpus")
+		[ "$on_reboot" = exit ] && cmd+=(-no-reboot)
+		[ ${#extra_qemu[@]} -gt 0 ] && cmd+=("${extra_qemu[@]}")
+	fi
+	return 0
+}
+
+# run_vm <case>: runs the VM with stdin from $stdin_file (default /dev/null; through a pipe
+# after $stdin_delay seconds if set); sets status, out (serial output without \r) and err.
+run_vm() {
+	local name=$1
+	vm_cmd
+	out=$logdir/$name.out
+	err=$logdir/$name.err
+	printf '%q ' "${cmd[@]}" >"$logdir/$name.cmd"
+	echo >>"$logdir/$name.cmd"
+	if [ -n "$stdin_delay" ]; then
+		{
+			sleep "$stdin_delay"
+			cat "$stdin_file"
+		} | timeout -k 2 "$timeout_s" "${cmd[@]}" >"$out.raw" 2>"$err"
+		status=${PIPESTATUS[1]}
+	else
+		timeout -k 2 "$timeout_s" "${cmd[@]}" <"${stdin_file:-/dev/null}" >"$out.raw" 2>"$err"
+		status=$?
+	fi
+	tr -d '\r' <"$out.raw" >"$out"
+	rm -f "$out.raw"
+}
+
+reset_vars() {
+	kernel='' initrd='' cmdline='' cpus='' on_reboot='' stdin_file='' stdin_delay=''
+	extra_qemu=()
+}
+
+# --- judging --------------------------------------------------------------------------------
+reason=
+
+fail() {
+	reason="$*"
+	return 1
+}
+
+# A short hint from the output: the first failed check, else the last line printed.
+hint() {
+	local line
+	line=$(grep -m1 '^not ok' "$out" 2>/dev/null)
+	[ -z "$line" ] && line=$(tail -n1 "$out" 2>/dev/null)
+	[ -z "$line" ] && line=$(grep -v '^$' "$err" 2>/dev/null | tail -n1)
+	printf '%s' "${line:-no output}" | cut -c1-200
+}
+
+want_status() {
+	local want=$1
+	[ "$status" -eq "$want" ] && return 0
+	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+		fail "timed out after ${timeout_s}s (last: $(hint))"
+	else
+		fail "exit status $status, want $want (last: $(hint))"
+	fi
+}
+
+no_failed_checks() {
+	local line
+	line=$(grep -m1 '^not ok' "$out")
+	[ -z "$line" ] || fail "$line"
+}
+
+has_line() {
+	grep -qxF -- "$1" "$out" || fail "missing line '$1' (last: $(hint))"
+}
+
+banners() {
+	grep -c "^hvkvm-test $1: start\$" "$out"
+}
+
+# --- cases ----------------------------------------------------------------------------------
+boot_modes_common() {
+	local name=$1 elf=$2 with_module=$3 shown want_cmdline
+	kernel=$guests/$elf
+	cmdline="hello=world mem_mb=$MEMORY_MB"
+	if [ "$with_module" = yes ]; then
+		initrd=$module
+		cmdline="$cmdline module_size=$MODULE_SIZE"
+	fi
+	[ "$runner" = hvkvm ] && [ -d /sys/module/kvm_pvm ] && cmdline="$cmdline soft_int=0"
+	want_cmdline=$cmdline
+	run_vm "$name"
+	want_status $STATUS_PASS || return 1
+	no_failed_checks || return 1
+	# Loaders may put the kernel's path first, as GRUB and QEMU do (and hvkvm, like QEMU).
+	shown=$(sed -n "s/^cmdline: '\(.*\)'\$/\1/p" "$out")
+	case $shown in
+	"$want_cmdline" | "$kernel $want_cmdline") ;;
+	*) fail "guest saw cmdline '$shown', want '$want_cmdline' or '$kernel $want_cmdline'" ;;
+	esac
+}
+
+case_boot_modes() { boot_modes_common boot_modes boot_modes.elf yes; }
+case_boot_modes_noinitrd() { boot_modes_common boot_modes_noinitrd boot_modes.elf no; }
+case_boot_modes_elf64() { boot_modes_common boot_modes_elf64 boot_modes.elf64 yes; }
+
+smp_common() {
+	local name=$1 n=$2 aps
+	kernel=$guests/smp.elf
+	cpus=$n
+	cmdline="cpus=$n"
+	run_vm "$name"
+	want_status $STATUS_PASS || return 1
+	no_failed_checks || return 1
+	aps=$(grep -c '^ok ap [0-9]*: APIC ID' "$out")
+	[ "$aps" -eq $((n - 1)) ] || fail "$aps APs reported, want $((n - 1))"
+}
+
+case_smp() { smp_common smp 4; }
+case_smp_1cpu() { smp_common smp_1cpu 1; }
+case_smp_16() { smp_common smp_16 16; }
+
+serial_io_common() {
+	local name=$1 long
+	kernel=$guests/serial_io.elf
+	cmdline="input=$SERIAL_INPUT"
+	run_vm "$name"
+	want_status $STATUS_PASS || return 1
+	no_failed_checks || return 1
+	has_line "echo: $SERIAL_INPUT" || return 1
+	long=$(awk -v n=$LONG_LINE_LEN -v a=$LONG_LINE_ALPHABET \
+		'BEGIN { s = "long: "; for (i = 0; i < n; i++) s = s substr(a, i % length(a) + 1, 1); print s }')
+	has_line "$long"
+}
+
+# Input already waiting at start, then input that arrives while the guest polls.
+case_serial_io() {
+	stdin_file=$logdir/serial_input.txt
+	serial_io_common serial_io
+}
+
+case_serial_io_late() {
+	stdin_file=$logdir/serial_input.txt
+	stdin_delay=1
+	serial_io_common serial_io_late
+}
+
+case_io_dispatch() {
+	local shown guest host diff
+	kernel=$guests/io_dispatch.elf
+	# QEMU's TCG reads unbacked memory as 0, not all ones.
+	[ "$runner" = qemu ] && cmdline="unbacked=0"
+	run_vm io_dispatch
+	want_status $STATUS_PASS || return 1
+	no_failed_checks || return 1
+	shown=$(sed -n 's/^rtc: \([0-9-]* [0-9:]*\)$/\1/p' "$out" | head -n1)
+	[ -n "$shown" ] || fail "no 'rtc: YYYY-MM-DD HH:MM:SS' line" || return 1
+	guest=$(date -u -d "$shown" +%s 2>/dev/null) || fail "unreadable RTC time '$shown'" || return 1
+	host=$(date -u +%s)
+	diff=$((host - guest))
+	[ ${diff#-} -le 120 ] || fail "RTC says $shown UTC, host says $(date -u '+%F %T') (${diff}s apart)"
+}
+
+case_poweroff() {
+	kernel=$guests/poweroff.elf
+	run_vm poweroff
+	want_status 0 || return 1
+	no_failed_checks || return 1
+	grep -q '^poweroff: writing' "$out" || fail "guest did not reach the poweroff write"
+}
+
+reset_common() {
+	local name=$1 how=$2 n
+	kernel=$guests/reset.elf
+	cmdline=$how
+	on_reboot='exit'
+	run_vm "$name"
+	if [ "$runner" = qemu ] && [ "$status" -eq $STATUS_PASS ] && grep -q '^reset: skip' "$out"; then
+		return 0 # QEMU's i440FX FADT (revision 1) has no reset register
+	fi
+	want_status 0 || return 1
+	no_failed_checks || return 1
+	grep -q '^reset: resetting' "$out" || fail "guest did not reach the reset write" || return 1
+	n=$(banners reset)
+	[ "$n" -eq 1 ] || fail "guest started $n times, want once with --on-reboot exit"
+}
+
+case_reset() { reset_common reset reset; }
+case_reset_acpi() { reset_common reset_acpi reset=acpi; }
+
+# Default on-reboot (restart): the guest resets on every boot, so its start banner must show up
+# again. Stops the VM once it has started three times, or after RESTART_WINDOW_S.
+case_reset_restart() {
+	local pid n=0 waited=0
+	kernel=$guests/reset.elf
+	cmdline=reset
+	vm_cmd
+	out=$logdir/reset_restart.out
+	err=$logdir/reset_restart.err
+	printf '%q ' "${cmd[@]}" >"$logdir/reset_restart.cmd"
+	: >"$out.raw"
+	timeout -k 2 "$RESTART_WINDOW_S" "${cmd[@]}" </dev/null >"$out.raw" 2>"$err" &
+	pid=$!
+	while [ $waited -lt $((RESTART_WINDOW_S * 10)) ] && kill -0 $pid 2>/dev/null; do
+		n=$(tr -d '\r' <"$out.raw" | grep -c '^hvkvm-test reset: start$')
+		[ "$n" -ge 3 ] && break
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	status=$?
+	tr -d '\r' <"$out.raw" >"$out"
+	rm -f "$out.raw"
+	no_failed_checks || return 1
+	n=$(banners reset)
+	[ "$n" -ge 2 ] || fail "guest started $n times in ${RESTART_WINDOW_S}s, want >= 2 (status $status, last: $(hint))"
+}
+
+case_triple_fault() {
+	kernel=$guests/triple_fault.elf
+	if [ "$runner" = hvkvm ]; then
+		run_vm triple_fault
+		want_status 1 || return 1
+		grep -q RIP "$err" || fail "no register dump (RIP) on stderr" || return 1
+	else
+		on_reboot='exit'
+		extra_qemu=(-d "int,cpu_reset")
+		run_vm triple_fault
+		want_status 0 || return 1
+		grep -q 'Triple fault' "$err" || fail "QEMU logged no triple fault" || return 1
+	fi
+	grep -q '^triple_fault: loading an empty IDT' "$out" || fail "guest did not reach the fault"
+	! grep -q '^hvkvm-test triple_fault: \(PASS\|FAIL\)' "$out" || fail "guest survived the fault"
+}
+
+case_debug_exit() {
+	kernel=$guests/debug_exit.elf
+	run_vm debug_exit
+	want_status 85 || return 1
+	grep -q '^debug_exit: writing 42' "$out" || fail "guest did not print its line"
+}
+
+# --- main -----------------------------------------------------------------------------------
+prereq=
+if [ "$runner" = hvkvm ]; then
+	[ -x "$hvkvm" ] || prereq="no hvkvm binary at $hvkvm (meson compile -C $build)"
+	[ -z "$prereq" ] && ! [ -w /dev/kvm ] && prereq="/dev/kvm is not accessible"
+else
+	command -v "$qemu" >/dev/null || prereq="no $qemu"
+fi
+[ -z "$prereq" ] && ! [ -r "$guests/boot_modes.elf" ] && prereq="no test guests in $guests (meson compile -C $build)"
+
+failed=0
+for c in $cases; do
+	if ! declare -F "case_$c" >/dev/null; then
+		echo "FAIL direct/$c: no such case (cases: $(xargs <<<"$all_cases"))"
+		failed=$((failed + 1))
+		continue
+	fi
+	if [ -n "$prereq" ]; then
+		echo "FAIL direct/$c: $prereq"
+		failed=$((failed + 1))
+		continue
+	fi
+	reset_vars
+	reason=
+	if "case_$c"; then
+		echo "PASS direct/$c"
+	else
+		echo "FAIL direct/$c: ${reason:-failed} [logs: $logdir/$c.*]"
+		failed=$((failed + 1))
+	fi
+done
+[ $failed -eq 0 ]
