@@ -46,7 +46,7 @@ run_tier direct-process tests/direct/process.sh "$build"
 if [ "${SKIP_NESTED:-0}" = 1 ]; then
 	echo "FAIL nested/skipped: SKIP_NESTED=1 was set" | tee -a "$results"
 else
-	run_tier nested tests/nested/run.sh --build "$build"
+	HVKVM_BUILD=$build run_tier nested tests/nested/run.sh
 fi
 
 passed=$(grep -c '^PASS ' "$results")
