@@ -1,0 +1,105 @@
+# Helpers for scenarios that run inside the nested test host (busybox sh), sourced by its /init.
+# What the outside parses (tests/nested/run.sh), one line each, U = host uptime in seconds:
+#   @@host ready up=U epoch=E kvm=yes|no inner=VMM cpus=N     @@host done up=U epoch=E
+#   @@case NAME begin up=U epoch=E          @@case NAME cmd ARGS...
+#   @@g NAME U TEXT                         a line of the inner VMM's output (guest console, VMM log)
+#   @@case NAME sent up=U epoch=E           the input line was written to the VMM's stdin
+#   @@case NAME clock epoch=E               the host's date when the guest printed its rtc-epoch
+#   @@case NAME exit status=S up=U          the VMM's exit status (137: killed at the time limit)
+#   @@case NAME timeout | panic             why it was killed
+#   @@case NAME end up=U epoch=E
+
+GUEST_KERNEL=${GUEST_KERNEL:-/guest/vmlinux}
+GUEST_INITRD=${GUEST_INITRD:-/guest/guest.cpio.gz}
+HVINNER=hvkvm
+for arg in $(cat /proc/cmdline); do
+	case $arg in hvinner=*) HVINNER=${arg#hvinner=} ;; esac
+done
+[ -f /hvtest/env ] && . /hvtest/env
+
+uptime_s() {
+	read -r _up _ </proc/uptime
+	echo "$_up"
+}
+
+# inner_vmm CPUS MEMORY ON_REBOOT(restart|exit) CMDLINE: runs the inner guest in the foreground
+# with the current stdin/stdout as its console, under $HVINNER (hvkvm, or qemu for comparison).
+inner_vmm() {
+	case $HVINNER in
+	qemu)
+		set -- qemu-system-x86_64 -accel kvm -cpu host -M "${INNER_QEMU_MACHINE:-pc}" \
+			-m "$2" -smp "$1" -nodefaults -no-user-config -display none \
+			-chardev stdio,id=con,signal=off -serial chardev:con \
+			-kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" -append "$4" \
+			$([ "$3" = exit ] && echo -no-reboot)
+		;;
+	*)
+		set -- hvkvm run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --cmdline "$4" \
+			--memory "$2" --cpus "$1" --on-reboot "$3"
+		;;
+	esac
+	if [ "${_inner_exec-}" = 1 ]; then exec "$@"; fi # run_case: its PID is the VMM's
+	"$@"
+}
+
+# run_case NAME TIME_LIMIT INPUT_LINE CPUS MEMORY ON_REBOOT CMDLINE: boots one inner guest with
+# its output tagged for the outside; writes INPUT_LINE to its stdin (a FIFO) when the guest says
+# "ready-for-input"; kills it after TIME_LIMIT seconds or soon after a guest kernel panic.
+run_case() {
+	_name=$1 _limit=$2 _input=$3
+	shift 3
+	_fifo=/tmp/$_name.in
+	rm -f "$_fifo" && mkfifo "$_fifo"
+	exec 3<>"$_fifo" # read-write: opening never blocks, and the VMM never sees EOF
+	_panicked=
+	echo "@@case $_name begin up=$(uptime_s) epoch=$(date +%s)"
+	echo "@@case $_name cmd $HVINNER cpus=$1 memory=$2 on-reboot=$3 cmdline=$4"
+	(
+		_inner_exec=1 inner_vmm "$@" <"$_fifo" 2>&1 &
+		_vmm=$!
+		echo "$_vmm" >"/tmp/$_name.pid"
+		(
+			sleep "$_limit" >/dev/null 2>&1
+			echo "@@timeout"
+			kill -9 "$_vmm"
+		) 2>/dev/null &
+		_dog=$!
+		wait "$_vmm"
+		_st=$?
+		kill "$_dog" 2>/dev/null
+		echo "@@exit $_st"
+	) | while IFS= read -r _line; do
+		read -r _up _ </proc/uptime
+		case $_line in
+		"@@exit "*)
+			echo "@@case $_name exit status=${_line#@@exit } up=$_up"
+			continue
+			;;
+		"@@timeout")
+			echo "@@case $_name timeout"
+			continue
+			;;
+		esac
+		echo "@@g $_name $_up $_line"
+		case $_line in
+		*ready-for-input*)
+			echo "$_input" >&3
+			echo "@@case $_name sent up=$_up epoch=$(date +%s)"
+			;;
+		*rtc-epoch:*)
+			echo "@@case $_name clock epoch=$(date +%s)"
+			;;
+		*"Kernel panic - not syncing"*)
+			[ -z "$_panicked" ] || continue
+			_panicked=1
+			echo "@@case $_name panic"
+			(
+				sleep 3
+				kill -9 "$(cat "/tmp/$_name.pid")"
+			) >/dev/null 2>&1 &
+			;;
+		esac
+	done
+	exec 3>&-
+	echo "@@case $_name end up=$(uptime_s) epoch=$(date +%s)"
+}
