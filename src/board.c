@@ -95,6 +95,14 @@ int board_create(struct board *b, const struct run_options *opts, const struct k
 	ret = vm_create(&b->vm, kvm, opts->memory, opts->cpus, loop, err);
 	if (ret < 0)
 		return ret;
+	if (opts->hv_features) {
+		ret = hv_host_create(&b->hv, &b->vm, loop, opts->hv_features,
+				     opts->hv_test_connections, err);
+		if (ret < 0)
+			goto fail;
+		b->hv_ready = true;
+		b->vm.hv = &b->hv;
+	}
 	ret = add_devices(b, opts, console, err);
 	if (ret == 0)
 		ret = load_acpi(b, &boot.rsdp_gpa, err);
@@ -119,8 +127,12 @@ fail:
 
 void board_destroy(struct board *b)
 {
-	/* The vCPUs are stopped: no handler runs any more. The VM goes first so that nothing
-	 * reaches a device while it is torn down. */
+	/* The vCPUs are stopped: no handler runs any more. The partition and the VM go first so
+	 * that nothing reaches a device while it is torn down. */
+	if (b->hv_ready)
+		hv_host_destroy(&b->hv);
+	b->hv_ready = false;
+	b->vm.hv = NULL;
 	vm_destroy(&b->vm);
 	if (b->kbc_ready)
 		i8042_destroy(&b->kbc);

@@ -13,6 +13,7 @@
 #include "emulated/rtc.h"
 #include "emulated/serial.h"
 #include "event_loop.h"
+#include "hv_host.h"
 #include "kvm.h"
 #include "options.h"
 #include "vm.h"
@@ -25,6 +26,8 @@ struct board {
 	struct i8042 kbc;
 	struct legacy_ports legacy;
 	struct debug_exit debug_exit;
+	struct hv_host hv;
+	bool hv_ready;
 	bool com1_ready, rtc_ready, pm_ready, kbc_ready;
 };
 

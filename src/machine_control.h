@@ -7,6 +7,7 @@ enum machine_event {
 	MACHINE_RESET,      /* guest reset: restart, or exit 0 with --on-reboot exit */
 	MACHINE_DEBUG_EXIT, /* status carries the exit code */
 	MACHINE_FAILURE,    /* triple fault, internal error: exit 1 */
+	MACHINE_GUEST_CRASH,/* the guest reported a crash (Hyper-V crash MSRs): exit 3, or restart */
 };
 
 struct machine_control {

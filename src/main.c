@@ -19,6 +19,7 @@
 
 #define EXIT_GUEST_FAILURE 1
 #define EXIT_BAD_INPUT 2
+#define EXIT_GUEST_CRASH 3
 
 /* What ends the process: a signal, caught through a signalfd on the loop. */
 struct signal_watch {
@@ -101,6 +102,8 @@ static int boot_once(const struct run_options *opts, const struct kvm *kvm,
 		status = 128 + sig->signo;
 	else if (board.vm.outcome == MACHINE_RESET && opts->on_reboot == ON_REBOOT_RESTART)
 		status = -1;
+	else if (board.vm.outcome == MACHINE_GUEST_CRASH)
+		status = opts->on_crash == ON_CRASH_RESTART ? -1 : EXIT_GUEST_CRASH;
 	else
 		status = board.vm.outcome_status;
 	board_destroy(&board);

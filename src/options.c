@@ -5,10 +5,11 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "hv-enlight/hv.h"
 #include "size_parse.h"
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
-       OPT_DEBUG_EXIT, OPT_ON_REBOOT };
+       OPT_DEBUG_EXIT, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_HYPERV, OPT_HYPERV_TEST_CONNECTIONS };
 
 static const struct option run_longopts[] = {
 	{"kernel", required_argument, NULL, OPT_KERNEL},
@@ -19,6 +20,9 @@ static const struct option run_longopts[] = {
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
+	{"on-crash", required_argument, NULL, OPT_ON_CRASH},
+	{"hyperv", required_argument, NULL, OPT_HYPERV},
+	{"hyperv-test-connections", no_argument, NULL, OPT_HYPERV_TEST_CONNECTIONS},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -51,11 +55,22 @@ void options_print_run_help(FILE *out)
 	      "  --debug-exit PORT    a guest write of V to I/O port PORT (decimal or 0x-hex)\n"
 	      "                       ends hvkvm with status (V << 1) | 1\n"
 	      "  --on-reboot ACTION   restart (default) or exit (status 0) when the guest reboots\n"
+	      "  --on-crash ACTION    exit (default, status 3) or restart when the guest reports\n"
+	      "                       a crash through the Hyper-V crash MSRs\n"
+	      "  --hyperv SET         the Hyper-V enlightenments the guest sees: on (default), off,\n"
+	      "                       or a comma-separated list of: relaxed, vpindex, runtime,\n"
+	      "                       time, synic, stimer, stimer-direct, crash, reset,\n"
+	      "                       frequencies, vapic, ipi, idle, tsc-invariant\n"
+	      "                       ('-name' removes one from the default set)\n"
+	      "  --hyperv-test-connections\n"
+	      "                       echo connections 0x10000 (messages) and 0x10001 (events)\n"
+	      "                       for the TLFS test guests\n"
 	      "  -v, --verbose        log more\n"
 	      "  -h, --help           show this help\n\n"
 	      "Exit status: 0 guest powered off (or rebooted with --on-reboot exit); 1 guest\n"
-	      "failure (triple fault, KVM error); 2 bad usage or input; 130/143 stopped by\n"
-	      "SIGINT/SIGTERM; (V << 1) | 1 from the debug-exit port.\n", out);
+	      "failure (triple fault, KVM error); 2 bad usage or input; 3 the guest reported a\n"
+	      "crash; 130/143 stopped by SIGINT/SIGTERM; (V << 1) | 1 from the debug-exit port.\n",
+	      out);
 }
 
 static bool serial_spec_valid(const char *s)
@@ -110,6 +125,24 @@ static int parse_one(int opt, const char *arg, struct run_options *o, struct err
 		else
 			return error_set(err, EINVAL, "--on-reboot: '%s' is not restart or exit", arg);
 		return 0;
+	case OPT_ON_CRASH:
+		if (!strcmp(arg, "restart"))
+			o->on_crash = ON_CRASH_RESTART;
+		else if (!strcmp(arg, "exit"))
+			o->on_crash = ON_CRASH_EXIT;
+		else
+			return error_set(err, EINVAL, "--on-crash: '%s' is not exit or restart", arg);
+		return 0;
+	case OPT_HYPERV: {
+		struct error hv_err = {""};
+
+		if (hv_features_parse(arg, &o->hv_features, &hv_err) < 0)
+			return error_set(err, EINVAL, "--hyperv: %s", hv_err.msg);
+		return 0;
+	}
+	case OPT_HYPERV_TEST_CONNECTIONS:
+		o->hv_test_connections = true;
+		return 0;
 	}
 	return error_set(err, EINVAL, "internal: unhandled option %d", opt);
 }
@@ -124,6 +157,8 @@ int options_parse_run(int argc, char **argv, struct run_options *o, struct error
 		.serial = "stdio",
 		.debug_exit_port = -1,
 		.on_reboot = ON_REBOOT_RESTART,
+		.on_crash = ON_CRASH_EXIT,
+		.hv_features = hv_features_default(),
 	};
 	optind = 1;
 	opterr = 0;
@@ -148,5 +183,7 @@ int options_parse_run(int argc, char **argv, struct run_options *o, struct error
 		return error_set(err, EINVAL, "unexpected argument '%s'", argv[optind]);
 	if (!o->kernel)
 		return error_set(err, EINVAL, "no kernel given (--kernel FILE)");
+	if (o->hv_test_connections && !(o->hv_features & HV_FEATURE_BIT(HV_FEAT_SYNIC)))
+		return error_set(err, EINVAL, "--hyperv-test-connections needs the 'synic' feature");
 	return 0;
 }

@@ -13,6 +13,7 @@
 #define OPTIONS_MIN_MEMORY (16ULL << 20)
 
 enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };
+enum on_crash { ON_CRASH_EXIT, ON_CRASH_RESTART };
 
 struct run_options {
 	const char *kernel;
@@ -23,6 +24,9 @@ struct run_options {
 	const char *serial;   /* stdio | none | file:PATH | unix:PATH */
 	int debug_exit_port;  /* -1: none */
 	enum on_reboot on_reboot;
+	enum on_crash on_crash;
+	uint32_t hv_features;      /* 0: --hyperv off */
+	bool hv_test_connections;  /* echo connections for the direct-tier Hyper-V tests */
 	bool verbose;
 	bool help;            /* --help given: print run help, nothing else */
 };

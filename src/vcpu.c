@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "hv-enlight/tlfs.h"
+#include "hv_host.h"
 #include "log.h"
 #include "vm.h"
 
@@ -112,6 +114,12 @@ static void handle_io(struct vcpu *v)
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	unsigned size = run->io.size;
 
+	if (run->io.port == HV_HYPERCALL_PORT && v->vm->hv &&
+	    run->io.direction == KVM_EXIT_IO_OUT && run->io.count == 1) {
+		hv_host_handle_hypercall(v->vm->hv, v);
+		return;
+	}
+
 	for (unsigned i = 0; i < run->io.count; i++, data += size) {
 		int ret;
 
@@ -188,8 +196,10 @@ static bool handle_exit(struct vcpu *v)
 		return true;
 	case KVM_EXIT_X86_RDMSR:
 	case KVM_EXIT_X86_WRMSR:
-		/* No MSR is served in userspace yet: #GP as for an unknown MSR. */
-		run->msr.error = 1;
+		if (v->vm->hv)
+			hv_host_handle_msr(v->vm->hv, v);
+		else
+			run->msr.error = 1; /* #GP, as for any unknown MSR */
 		return true;
 	case KVM_EXIT_SYSTEM_EVENT:
 		handle_system_event(v);
@@ -225,6 +235,8 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "vcpu%u", v->index);
 	pthread_setname_np(pthread_self(), name);
+	if (v->vm->hv) /* hypercalls read and write registers in kvm_run */
+		v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	while (!__atomic_load_n(&v->vm->ended, __ATOMIC_ACQUIRE)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 
 #include "cpuid.h"
+#include "hv_host.h"
 #include "firmware/boot_layout.h"
 #include "vm.h"
 
@@ -44,6 +45,10 @@ static int set_cpuid(struct vcpu *v, struct error *err)
 
 	if (ret < 0)
 		return error_set(err, -ret, "out of memory");
+	if (v->vm->hv && hv_host_set_cpuid(v->vm->hv, &c) < 0) {
+		free(c);
+		return error_set(err, ENOMEM, "out of memory");
+	}
 	ret = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	free(c);
 	if (ret < 0)

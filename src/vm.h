@@ -16,6 +16,7 @@
 #include "machine_control.h"
 
 struct vcpu;
+struct hv_host;
 
 struct vm {
 	const struct kvm *kvm;
@@ -27,6 +28,7 @@ struct vm {
 	struct vcpu *vcpus;
 	struct kvm_cpuid2 *supported_cpuid;
 	struct event_loop *loop; /* told to stop when the boot ends */
+	struct hv_host *hv;      /* the Hyper-V partition's host side; NULL with --hyperv off */
 
 	pthread_mutex_t lock; /* guards the outcome */
 	bool ended;

@@ -1,0 +1,42 @@
+/* The VMM side of the Hyper-V partition: routes synthetic MSR accesses and hypercall-page exits
+ * from the vCPUs to src/hv-enlight/, and gives the partition what it needs from KVM and the
+ * event loop (interrupts as MSIs, the guest TSC, a timer for the synthetic timers). */
+#ifndef HVKVM_HV_HOST_H
+#define HVKVM_HV_HOST_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "event_loop.h"
+#include "hv-enlight/hv.h"
+
+struct vm;
+struct vcpu;
+
+struct hv_host {
+	struct vm *vm;
+	struct hv_partition *partition;
+	struct event_loop *loop;
+	int timer_fd;
+	struct event_watch timer_watch;
+	bool timer_watched;
+};
+
+/* Before the vCPUs start: MSR exits and filter, the partition, its timer on the loop. */
+__attribute__((warn_unused_result))
+int hv_host_create(struct hv_host *h, struct vm *vm, struct event_loop *loop, uint32_t features,
+		   bool test_connections, struct error *err);
+/* After the vCPUs have stopped; on the loop thread or with the loop stopped. */
+void hv_host_destroy(struct hv_host *h);
+
+/* Replaces every hypervisor leaf (0x40000000-0x4000FFFF) of *cpuid with the partition's; may
+ * reallocate *cpuid. -ENOMEM. */
+__attribute__((warn_unused_result))
+int hv_host_set_cpuid(struct hv_host *h, struct kvm_cpuid2 **cpuid);
+
+/* vCPU thread: a KVM_EXIT_X86_RDMSR/WRMSR, and an OUT to the hypercall port. */
+void hv_host_handle_msr(struct hv_host *h, struct vcpu *v);
+void hv_host_handle_hypercall(struct hv_host *h, struct vcpu *v);
+
+#endif
