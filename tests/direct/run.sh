@@ -34,6 +34,10 @@ RESTART_WINDOW_S=10
 
 all_cases="boot_modes boot_modes_noinitrd boot_modes_elf64 smp smp_1cpu smp_16 serial_io
 	serial_io_late io_dispatch poweroff reset reset_acpi reset_restart triple_fault debug_exit"
+# Hyper-V (TLFS) guests: hvkvm with --hyperv on and its test connections (QEMU TCG has no Hyper-V,
+# so with RUNNER=qemu only hv_cpuid_off runs; the others pass as skipped).
+all_cases="$all_cases hv_cpuid hv_cpuid_off hv_msrs hv_hypercall hv_synic hv_stimer hv_tsc_page
+	hv_crash hv_crash_restart hv_reset hv_reset_restart hv_smp"
 cases=${*:-$all_cases}
 
 case $runner in
@@ -51,7 +55,7 @@ printf '%s\n' "$SERIAL_INPUT" >"$logdir/serial_input.txt"
 
 # --- running one VM -------------------------------------------------------------------------
 # vm_cmd fills the array "cmd" from: kernel, and the optional variables initrd, cmdline, cpus,
-# on_reboot (exit|restart), and the array extra_qemu (arguments for QEMU only).
+# on_reboot (exit|restart), and the arrays extra_qemu / extra_hvkvm (arguments for one runner only).
 vm_cmd() {
 	if [ "$runner" = hvkvm ]; then
 		cmd=("$hvkvm" run --kernel "$kernel" --memory "${MEMORY_MB}M" --serial stdio --debug-exit 0xf4)
@@ -59,6 +63,7 @@ vm_cmd() {
 		[ -n "$cmdline" ] && cmd+=(--cmdline "$cmdline")
 		[ -n "$cpus" ] && cmd+=(--cpus "$cpus")
 		[ -n "$on_reboot" ] && cmd+=(--on-reboot "$on_reboot")
+		[ ${#extra_hvkvm[@]} -gt 0 ] && cmd+=("${extra_hvkvm[@]}")
 	else
 		cmd=("$qemu" -accel tcg -M pc -m "$MEMORY_MB" -kernel "$kernel"
 			-device "isa-debug-exit,iobase=0xf4,iosize=4" -serial stdio -display none -monitor none)
@@ -97,6 +102,7 @@ run_vm() {
 reset_vars() {
 	kernel='' initrd='' cmdline='' cpus='' on_reboot='' stdin_file='' stdin_delay=''
 	extra_qemu=()
+	extra_hvkvm=()
 }
 
 # --- judging --------------------------------------------------------------------------------
@@ -301,6 +307,123 @@ case_debug_exit() {
 	run_vm debug_exit
 	want_status 85 || return 1
 	grep -q '^debug_exit: writing 42' "$out" || fail "guest did not print its line"
+}
+
+# --- Hyper-V (TLFS) cases -------------------------------------------------------------------
+HV_ARGS=(--hyperv on --hyperv-test-connections)
+# hvkvm's exit status when the guest reports a crash through the Hyper-V crash MSRs.
+STATUS_GUEST_CRASH=3
+
+# hv_setup <guest>: the common part; false (and the case passes as skipped) under QEMU.
+hv_setup() {
+	kernel=$guests/$1.elf
+	extra_hvkvm=("${HV_ARGS[@]}")
+	if [ "$runner" = qemu ]; then
+		echo "skip: QEMU TCG has no Hyper-V" >"$logdir/$1.out"
+		return 1
+	fi
+	return 0
+}
+
+hv_simple() {
+	local name=$1
+	hv_setup "$name" || return 0
+	run_vm "$name"
+	want_status $STATUS_PASS || return 1
+	no_failed_checks
+}
+
+case_hv_cpuid() { hv_simple hv_cpuid; }
+case_hv_msrs() { hv_simple hv_msrs; }
+case_hv_hypercall() { hv_simple hv_hypercall; }
+case_hv_synic() { hv_simple hv_synic; }
+case_hv_stimer() { hv_simple hv_stimer; }
+case_hv_tsc_page() { hv_simple hv_tsc_page; }
+
+# --hyperv off: no Hyper-V leaves (also runs under QEMU TCG, which has none).
+case_hv_cpuid_off() {
+	kernel=$guests/hv_cpuid.elf
+	cmdline=hv=off
+	[ "$runner" = qemu ] && cmdline="hv=off msr_gp=0" # TCG reads unknown MSRs as 0
+	extra_hvkvm=(--hyperv off)
+	run_vm hv_cpuid_off
+	want_status $STATUS_PASS || return 1
+	no_failed_checks || return 1
+	grep -q '^ok no "Microsoft Hv"' "$out" || fail "guest did not check for absent leaves"
+}
+
+# The guest reports a crash (P0-P2 0xc0ffee, 0xdecade, 0xfacade, message "hvkvm test panic");
+# hvkvm prints them on stderr and ends with the crash status.
+case_hv_crash() {
+	local want
+	hv_setup hv_crash || return 0
+	run_vm hv_crash
+	no_failed_checks || return 1
+	grep -q '^hv_crash: reporting a crash' "$out" || fail "guest did not reach the crash report (last: $(hint))" || return 1
+	want_status $STATUS_GUEST_CRASH || return 1
+	grep -qF 'hvkvm test panic' "$err" || fail "crash message 'hvkvm test panic' not on stderr" || return 1
+	for want in c0ffee decade facade; do
+		grep -qi "$want" "$err" || fail "crash parameter 0x$want not on stderr" || return 1
+	done
+}
+
+# RESET MSR bit 0 with --on-reboot exit: status 0 after one start.
+case_hv_reset() {
+	local n
+	hv_setup hv_reset || return 0
+	on_reboot=exit
+	run_vm hv_reset
+	want_status 0 || return 1
+	no_failed_checks || return 1
+	grep -q '^hv_reset: writing' "$out" || fail "guest did not reach the RESET write" || return 1
+	n=$(banners hv_reset)
+	[ "$n" -eq 1 ] || fail "guest started $n times, want once with --on-reboot exit"
+}
+
+# hv_restart_common <case> <guest> [hvkvm args]: the guest restarts itself (crash report with
+# --on-crash restart, RESET MSR with the default --on-reboot restart), so its banner must show up
+# again. Stops the VM once it has started three times, or after RESTART_WINDOW_S.
+hv_restart_common() {
+	local name=$1 guest=$2 pid n=0 waited=0
+	shift 2
+	hv_setup "$guest" || return 0
+	extra_hvkvm+=("$@")
+	vm_cmd
+	out=$logdir/$name.out
+	err=$logdir/$name.err
+	printf '%q ' "${cmd[@]}" >"$logdir/$name.cmd"
+	: >"$out.raw"
+	timeout -k 2 "$RESTART_WINDOW_S" "${cmd[@]}" </dev/null >"$out.raw" 2>"$err" &
+	pid=$!
+	while [ $waited -lt $((RESTART_WINDOW_S * 10)) ] && kill -0 $pid 2>/dev/null; do
+		n=$(tr -d '\r' <"$out.raw" | grep -c "^hvkvm-test $guest: start\$")
+		[ "$n" -ge 3 ] && break
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	status=$?
+	tr -d '\r' <"$out.raw" >"$out"
+	rm -f "$out.raw"
+	no_failed_checks || return 1
+	n=$(banners "$guest")
+	[ "$n" -ge 2 ] || fail "guest started $n times in ${RESTART_WINDOW_S}s, want >= 2 (status $status, last: $(hint))"
+}
+
+case_hv_crash_restart() { hv_restart_common hv_crash_restart hv_crash --on-crash restart; }
+case_hv_reset_restart() { hv_restart_common hv_reset_restart hv_reset; }
+
+case_hv_smp() {
+	local n
+	hv_setup hv_smp || return 0
+	cpus=4
+	cmdline="cpus=4"
+	run_vm hv_smp
+	want_status $STATUS_PASS || return 1
+	no_failed_checks || return 1
+	n=$(grep -c '^ok vp [0-9]*: VP_INDEX' "$out")
+	[ "$n" -eq 3 ] || fail "$n APs reported their VP index, want 3"
 }
 
 # --- main -----------------------------------------------------------------------------------
