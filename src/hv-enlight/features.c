@@ -39,9 +39,13 @@ static const uint32_t feature_needs[HV_FEAT_COUNT] = {
 
 uint32_t hv_features_default(void)
 {
-	/* Everything provided except ipi: a PV IPI is a userspace exit (~10-30 us here), slower
-	 * than the APIC IPI that KVM's in-kernel LAPIC delivers without leaving the kernel. */
-	return ALL_FEATURES & ~UNPROVIDED_FEATURES & ~HV_FEATURE_BIT(HV_FEAT_IPI);
+	/* Everything provided except:
+	 * - ipi: a PV IPI is a userspace exit (~10-30 us here), slower than the APIC IPI that KVM's
+	 *   in-kernel LAPIC delivers without leaving the kernel;
+	 * - tsc-invariant: with it Linux prefers the raw TSC clocksource over the reference TSC
+	 *   page; both read without an exit, and the page is what a Hyper-V guest expects. */
+	return ALL_FEATURES & ~UNPROVIDED_FEATURES & ~HV_FEATURE_BIT(HV_FEAT_IPI) &
+	       ~HV_FEATURE_BIT(HV_FEAT_TSC_INVARIANT);
 }
 
 const char *hv_features_format(uint32_t features, char *buf, size_t size)

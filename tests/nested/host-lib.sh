@@ -35,7 +35,7 @@ inner_vmm() {
 		;;
 	*)
 		set -- hvkvm run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --cmdline "$4" \
-			--memory "$2" --cpus "$1" --on-reboot "$3"
+			--memory "$2" --cpus "$1" --on-reboot "$3" ${HVKVM_EXTRA-}
 		;;
 	esac
 	if [ "${_inner_exec-}" = 1 ]; then exec "$@"; fi # run_case: its PID is the VMM's

@@ -147,7 +147,8 @@ static void test_vp_assist(void)
 
 static void test_reset_idle_invariant(void)
 {
-	struct fake_host *h = fake_setup(hv_features_default(), 1, FAKE_TSC_HZ);
+	struct fake_host *h = fake_setup(hv_features_default() |
+					    HV_FEATURE_BIT(HV_FEAT_TSC_INVARIANT), 1, FAKE_TSC_HZ);
 
 	CHECK_EQ(rdmsr_ok(h, 0, HV_X64_MSR_RESET), 0);
 	wrmsr_ok(h, 0, HV_X64_MSR_RESET, 0);
