@@ -418,10 +418,37 @@ static void acpi_dsdt_isa_device(struct aml_buf *b, const char *name, const char
 	aml_end(b, dev);
 }
 
-/* The namespace: \_S5 (soft off) and, under \_SB, one processor device per CPU (ACPI0007, _UID
- * = the MADT processor UID), COM1 and the CMOS RTC. */
-static void acpi_dsdt_body(struct aml_buf *b, unsigned ncpus)
+/* The VMBus device (the facts Linux's hv_vmbus checks: _HID "VMBus", MMIO from _CRS). */
+static void acpi_dsdt_vmbus(struct aml_buf *b, const struct acpi_config *cfg)
 {
+	uint8_t res_bytes[32];
+	struct aml_buf res;
+	size_t dev;
+
+	aml_init(&res, res_bytes, sizeof(res_bytes));
+	if (cfg->vmbus_mmio_size)
+		aml_res_dword_memory(&res, cfg->vmbus_mmio_base, cfg->vmbus_mmio_size);
+	aml_res_end(&res);
+	if (res.err && !b->err)
+		b->err = res.err;
+
+	dev = aml_device_begin(b, "VMBS");
+	aml_name(b, "_HID");
+	aml_string(b, "VMBus");
+	aml_name(b, "_UID");
+	aml_integer(b, 0);
+	aml_name(b, "_DDN");
+	aml_string(b, "VMBUS");
+	aml_name(b, "_CRS");
+	aml_buffer(b, res.data, res.len);
+	aml_end(b, dev);
+}
+
+/* The namespace: \_S5 (soft off) and, under \_SB, one processor device per CPU (ACPI0007, _UID
+ * = the MADT processor UID), COM1, the CMOS RTC and, with Hyper-V, the VMBus. */
+static void acpi_dsdt_body(struct aml_buf *b, const struct acpi_config *cfg)
+{
+	unsigned ncpus = cfg->ncpus;
 	size_t pkg, sb;
 
 	aml_name(b, "_S5");
@@ -446,22 +473,24 @@ static void acpi_dsdt_body(struct aml_buf *b, unsigned ncpus)
 	}
 	acpi_dsdt_isa_device(b, "COM1", "PNP0501", 1, PC_COM1_PORT, 8, PC_COM1_IRQ);
 	acpi_dsdt_isa_device(b, "RTC", "PNP0B00", 0, PC_RTC_PORT, 2, PC_RTC_IRQ);
+	if (cfg->vmbus)
+		acpi_dsdt_vmbus(b, cfg);
 	aml_end(b, sb);
 }
 
-/* Length of the DSDT for ncpus, or -errno if its AML cannot be encoded. */
-static long acpi_dsdt_len(unsigned ncpus)
+/* Length of the DSDT for cfg, or -errno if its AML cannot be encoded. */
+static long acpi_dsdt_len(const struct acpi_config *cfg)
 {
 	struct aml_buf b;
 
 	aml_init(&b, NULL, SIZE_MAX);
 	aml_raw(&b, NULL, sizeof(struct acpi_header));
-	acpi_dsdt_body(&b, ncpus);
+	acpi_dsdt_body(&b, cfg);
 	return aml_finish(&b) < 0 ? aml_finish(&b) : (long)b.len;
 }
 
 /* Writes the DSDT at p, where len bytes (from acpi_dsdt_len) are free. */
-static int acpi_write_dsdt(uint8_t *p, size_t len, unsigned ncpus)
+static int acpi_write_dsdt(uint8_t *p, size_t len, const struct acpi_config *cfg)
 {
 	struct acpi_header h = { .length = 0 };
 	struct aml_buf b;
@@ -469,7 +498,7 @@ static int acpi_write_dsdt(uint8_t *p, size_t len, unsigned ncpus)
 
 	aml_init(&b, p, len);
 	aml_raw(&b, &h, sizeof(h)); /* filled in once the length is known */
-	acpi_dsdt_body(&b, ncpus);
+	acpi_dsdt_body(&b, cfg);
 	ret = aml_finish(&b);
 	if (ret < 0)
 		return ret;
@@ -501,7 +530,7 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t buf_size, uin
 	l.fadt = acpi_align(l.xsdt + sizeof(struct acpi_header) + 8 * ACPI_XSDT_ENTRIES, 16);
 	l.madt = acpi_align(l.fadt + sizeof(struct acpi_fadt), 16);
 	l.dsdt = acpi_align(l.madt + acpi_madt_len(cfg->ncpus), 16);
-	dsdt_len = acpi_dsdt_len(cfg->ncpus);
+	dsdt_len = acpi_dsdt_len(cfg);
 	if (dsdt_len < 0)
 		return error_set(err, (int)-dsdt_len, "ACPI: cannot encode the DSDT: %s",
 				 strerror((int)-dsdt_len));
@@ -510,7 +539,7 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t buf_size, uin
 				 cfg->ncpus, l.dsdt + (size_t)dsdt_len, buf_size);
 
 	memset(buf, 0, buf_size);
-	ret = acpi_write_dsdt(buf + l.dsdt, (size_t)dsdt_len, cfg->ncpus);
+	ret = acpi_write_dsdt(buf + l.dsdt, (size_t)dsdt_len, cfg);
 	if (ret < 0)
 		return error_set(err, -ret, "ACPI: cannot encode the DSDT: %s", strerror(-ret));
 	acpi_write_facs(buf + l.facs);

@@ -3,6 +3,7 @@
 #ifndef HVKVM_ACPI_H
 #define HVKVM_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,7 +12,10 @@
 #define ACPI_MAX_CPUS 255
 
 struct acpi_config {
-	unsigned ncpus; /* 1..255, APIC IDs and ACPI processor UIDs 0..ncpus-1 */
+	unsigned ncpus;        /* 1..255, APIC IDs and ACPI processor UIDs 0..ncpus-1 */
+	bool vmbus;            /* \_SB.VMBS (_HID "VMBus"), the device Linux's hv_vmbus binds to */
+	uint32_t vmbus_mmio_base; /* its MMIO window for devices that need one (synthetic video, */
+	uint32_t vmbus_mmio_size; /* vPCI); 0: none */
 };
 
 /* Lays out all tables in buf, which the VMM copies to guest-physical buf_gpa (BOOT_ACPI_ADDR,

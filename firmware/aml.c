@@ -34,6 +34,7 @@
 #define AML_RES_IO 0x47          /* type 0x08, 7 bytes */
 #define AML_RES_IO_DECODE16 0x01
 #define AML_RES_END_TAG 0x79     /* type 0x0f, 1 byte: checksum (0 = treat as valid) */
+#define AML_RES_DWORD_ADDRESS 0x87
 
 static void aml_fail(struct aml_buf *b, int err)
 {
@@ -370,6 +371,25 @@ void aml_res_irq_noflags(struct aml_buf *r, unsigned irq)
 	}
 	aml_byte(r, AML_RES_IRQ_NOFLAGS);
 	aml_le(r, 1u << irq, 2);
+}
+
+/* ACPI 6.5 6.4.3.5.2 DWord Address Space Descriptor, memory range, read-write, cacheable. */
+void aml_res_dword_memory(struct aml_buf *r, uint32_t min, uint32_t len)
+{
+	if (len == 0 || min + (len - 1) < min) {
+		aml_fail(r, -EINVAL);
+		return;
+	}
+	aml_byte(r, AML_RES_DWORD_ADDRESS);
+	aml_le(r, 23, 2);     /* length of the rest */
+	aml_byte(r, 0);       /* resource type: memory range */
+	aml_byte(r, 0x0c);    /* general flags: MinFixed, MaxFixed, positive decode */
+	aml_byte(r, 0x03);    /* type flags: read-write, cacheable */
+	aml_le(r, 0, 4);      /* granularity */
+	aml_le(r, min, 4);
+	aml_le(r, min + (len - 1), 4);
+	aml_le(r, 0, 4);      /* translation offset */
+	aml_le(r, len, 4);
 }
 
 void aml_res_end(struct aml_buf *r)

@@ -55,6 +55,7 @@ void aml_end(struct aml_buf *b, size_t mark);
  * wrapped with aml_buffer(). aml_res_end() appends the End Tag. */
 void aml_res_io(struct aml_buf *r, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
 void aml_res_irq_noflags(struct aml_buf *r, unsigned irq);
+void aml_res_dword_memory(struct aml_buf *r, uint32_t min, uint32_t len);
 void aml_res_end(struct aml_buf *r);
 
 #endif

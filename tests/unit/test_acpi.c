@@ -164,8 +164,13 @@ static void check_madt(const uint8_t *m, unsigned ncpus)
 	CHECK_EQ(nmis, 1);
 }
 
-static void check_dsdt(const uint8_t *d, unsigned ncpus)
+static void check_dsdt(const uint8_t *d, unsigned ncpus, bool vmbus)
 {
+	/* _HID "VMBus", and the DWord memory window 0xE0000000 + 256 MiB in its _CRS. */
+	static const uint8_t vmbus_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'V', 'M', 'B', 'u', 's', 0 };
+	static const uint8_t vmbus_mmio[] = { 0x87, 0x17, 0x00, 0x00, 0x0c, 0x03, 0, 0, 0, 0,
+					      0x00, 0x00, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xef,
+					      0, 0, 0, 0, 0x00, 0x00, 0x00, 0x10, 0x79, 0x00 };
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
 				      0x0a, PC_SLP_TYP_S5, 0x0a, PC_SLP_TYP_S5, 0x00, 0x00 };
 	static const uint8_t com1_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01 };
@@ -183,12 +188,16 @@ static void check_dsdt(const uint8_t *d, unsigned ncpus)
 	CHECK(memmem(d + 36, len - 36, last_cpu, 4) != NULL);
 	snprintf(last_cpu, sizeof(last_cpu), "C%03X", ncpus);
 	CHECK(memmem(d + 36, len - 36, last_cpu, 4) == NULL);
+	CHECK((memmem(d + 36, len - 36, vmbus_hid, sizeof(vmbus_hid)) != NULL) == vmbus);
+	CHECK((memmem(d + 36, len - 36, vmbus_mmio, sizeof(vmbus_mmio)) != NULL) == vmbus);
+	CHECK((memmem(d + 36, len - 36, "VMBS", 4) != NULL) == vmbus);
 }
 
 /* Builds the tables for ncpus and checks them all; returns the bytes used (end of the DSDT). */
-static size_t check_build(unsigned ncpus)
+static size_t check_build(unsigned ncpus, bool vmbus)
 {
-	struct acpi_config cfg = { .ncpus = ncpus };
+	struct acpi_config cfg = { .ncpus = ncpus, .vmbus = vmbus, .vmbus_mmio_base = 0xe0000000,
+				   .vmbus_mmio_size = 0x10000000 };
 	struct image im = { .size = BOOT_ACPI_SIZE, .gpa = BOOT_ACPI_ADDR };
 	struct error err = { .msg = "" };
 	const uint8_t *r, *xsdt, *fadt = NULL, *madt = NULL, *dsdt;
@@ -245,7 +254,7 @@ static size_t check_build(unsigned ncpus)
 		check_fadt(&im, fadt);
 		dsdt = table_at(&im, rd64(fadt + 140), "DSDT");
 		if (dsdt) {
-			check_dsdt(dsdt, ncpus);
+			check_dsdt(dsdt, ncpus, vmbus);
 			used = (size_t)(dsdt - im.buf) + rd32(dsdt + 4);
 			for (size_t i = used; i < im.size; i++) {
 				if (im.buf[i]) {
@@ -396,9 +405,10 @@ int main(void)
 	size_t used4;
 
 	check_aml();
-	check_build(1);
-	used4 = check_build(4);
-	check_build(255);
+	check_build(1, false);
+	check_build(1, true);
+	used4 = check_build(4, false);
+	check_build(255, true);
 	check_errors(used4);
 	return unit_done("test_acpi");
 }
