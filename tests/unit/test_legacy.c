@@ -8,21 +8,6 @@
 #include "emulated/pc_ports.h"
 #include "unit.h"
 
-struct mc_rec {
-	unsigned calls;
-	enum machine_event event;
-	int status;
-};
-
-static void rec_request(void *ctx, enum machine_event event, int status)
-{
-	struct mc_rec *r = ctx;
-
-	r->calls++;
-	r->event = event;
-	r->status = status;
-}
-
 static int nop_read(void *opaque, uint64_t offset, void *data, unsigned size)
 {
 	(void)opaque; (void)offset;
@@ -53,8 +38,8 @@ static uint8_t inb(const struct io_bus *bus, uint16_t port)
 
 static void test_i8042(void)
 {
-	struct mc_rec rec = {0};
-	struct machine_control mc = {rec_request, &rec};
+	struct unit_machine_recorder rec = {0};
+	struct machine_control mc = unit_machine_control(&rec);
 	struct i8042 k;
 	struct io_bus bus;
 
@@ -89,8 +74,8 @@ static void test_i8042(void)
 
 static void test_legacy_ports(void)
 {
-	struct mc_rec rec = {0};
-	struct machine_control mc = {rec_request, &rec};
+	struct unit_machine_recorder rec = {0};
+	struct machine_control mc = unit_machine_control(&rec);
 	struct legacy_ports lp;
 	struct io_bus bus;
 	uint32_t d = 0;
@@ -156,13 +141,13 @@ static void test_legacy_ports(void)
 
 static void test_debug_exit(void)
 {
-	struct mc_rec rec = {0};
+	struct unit_machine_recorder rec = {0};
 	struct debug_exit d;
 	uint8_t b[4] = {0};
 	uint16_t w = 0x10;
 	uint32_t l = 0x7f;
 
-	debug_exit_init(&d, (struct machine_control){rec_request, &rec});
+	debug_exit_init(&d, unit_machine_control(&rec));
 	CHECK_EQ(debug_exit_ops.read(&d, 0, b, 4), 0);
 	CHECK_EQ(b[0] & b[1] & b[2] & b[3], 0xff);
 	CHECK_EQ(rec.calls, 0);

@@ -6,21 +6,6 @@
 #include "emulated/pm.h"
 #include "unit.h"
 
-struct mc_rec {
-	unsigned calls;
-	enum machine_event event;
-	int status;
-};
-
-static void rec_request(void *ctx, enum machine_event event, int status)
-{
-	struct mc_rec *r = ctx;
-
-	r->calls++;
-	r->event = event;
-	r->status = status;
-}
-
 static uint64_t fake_ns;
 
 static uint64_t fake_clock(void)
@@ -43,10 +28,10 @@ static void wr(struct pm *pm, unsigned off, uint32_t v, unsigned size)
 	CHECK_EQ(pm_ops.write(pm, off, b, size), 0);
 }
 
-static void init(struct pm *pm, struct mc_rec *rec)
+static void init(struct pm *pm, struct unit_machine_recorder *rec)
 {
 	memset(rec, 0, sizeof(*rec));
-	CHECK_EQ(pm_init(pm, (struct machine_control){rec_request, rec}), 0);
+	CHECK_EQ(pm_init(pm, unit_machine_control(rec)), 0);
 	pm->now_ns = fake_clock;
 	pm->origin_ns = 0;
 	fake_ns = 0;
@@ -60,7 +45,7 @@ static void init(struct pm *pm, struct mc_rec *rec)
 
 static void test_sleep(void)
 {
-	struct mc_rec rec;
+	struct unit_machine_recorder rec;
 	struct pm pm;
 
 	init(&pm, &rec);
@@ -103,7 +88,7 @@ static void test_sleep(void)
 
 static void test_status_enable(void)
 {
-	struct mc_rec rec;
+	struct unit_machine_recorder rec;
 	struct pm pm;
 
 	init(&pm, &rec);
@@ -133,7 +118,7 @@ static void test_status_enable(void)
 
 static void test_timer(void)
 {
-	struct mc_rec rec;
+	struct unit_machine_recorder rec;
 	struct pm pm;
 	uint32_t prev, now;
 	bool monotonic = true, wrapped = false;
@@ -175,7 +160,7 @@ static void test_timer(void)
 	CHECK(wrapped);
 	pm_destroy(&pm);
 
-	CHECK_EQ(pm_init(&pm, (struct machine_control){rec_request, &rec}), 0);
+	CHECK_EQ(pm_init(&pm, unit_machine_control(&rec)), 0);
 	prev = rd(&pm, TMR, 4);
 	for (unsigned i = 0; i < 1000; i++) {
 		now = rd(&pm, TMR, 4);
@@ -188,7 +173,7 @@ static void test_timer(void)
 /* TMR_STS: set when timer bit 23 toggles, write-1-to-clear. */
 static void test_tmr_sts(void)
 {
-	struct mc_rec rec;
+	struct unit_machine_recorder rec;
 	struct pm pm;
 
 	init(&pm, &rec);

@@ -30,4 +30,15 @@ extern unsigned unit_checks, unit_failures;
 
 int unit_done(const char *name);
 
+/* A machine_control that records the requests it gets, for device tests. */
+#include "src/machine_control.h"
+
+struct unit_machine_recorder {
+	unsigned calls;
+	enum machine_event event;
+	int status;
+};
+
+struct machine_control unit_machine_control(struct unit_machine_recorder *rec);
+
 #endif
