@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,8 +232,22 @@ fail:
 	return ret;
 }
 
+static void print_stats(struct hv_host *h)
+{
+	uint64_t reads = atomic_load_explicit(&h->msr_reads, memory_order_relaxed);
+	uint64_t writes = atomic_load_explicit(&h->msr_writes, memory_order_relaxed);
+
+	log_info("hv",
+		 "userspace handled %" PRIu64 " synthetic MSR accesses (%" PRIu64 " reads, %" PRIu64
+		 " writes) and %" PRIu64 " hypercalls",
+		 reads + writes, reads, writes,
+		 atomic_load_explicit(&h->hypercalls, memory_order_relaxed));
+}
+
 void hv_host_destroy(struct hv_host *h)
 {
+	if (h->partition && log_enabled(LOG_INFO))
+		print_stats(h);
 	if (h->timer_watched)
 		event_loop_unwatch(h->loop, &h->timer_watch);
 	h->timer_watched = false;
@@ -283,10 +298,13 @@ void hv_host_handle_msr(struct hv_host *h, struct vcpu *v)
 	if (run->exit_reason == KVM_EXIT_X86_RDMSR) {
 		uint64_t value = 0;
 
+		atomic_fetch_add_explicit(&h->msr_reads, 1, memory_order_relaxed);
 		ret = hv_msr_read(h->partition, v->index, run->msr.index, &value);
 		run->msr.data = value;
-	} else
+	} else {
+		atomic_fetch_add_explicit(&h->msr_writes, 1, memory_order_relaxed);
 		ret = hv_msr_write(h->partition, v->index, run->msr.index, run->msr.data);
+	}
 	run->msr.error = ret < 0;
 }
 
@@ -310,6 +328,7 @@ void hv_host_handle_hypercall(struct hv_host *h, struct vcpu *v)
 	struct hv_hypercall_regs in;
 	struct hv_hypercall_result res = {0};
 
+	atomic_fetch_add_explicit(&h->hypercalls, 1, memory_order_relaxed);
 	in.long_mode = (sregs->efer & (1u << 10)) && sregs->cs.l;
 	in.cpl = sregs->ss.dpl;
 	if (in.long_mode) {

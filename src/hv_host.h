@@ -21,13 +21,17 @@ struct hv_host {
 	int timer_fd;
 	struct event_watch timer_watch;
 	bool timer_watched;
+	/* Exits served in userspace (any vCPU thread; printed at destroy with -v): the proof
+	 * that the synthetic MSRs and hypercalls reached hvkvm, not a kernel's own Hyper-V. */
+	_Atomic uint64_t msr_reads, msr_writes, hypercalls;
 };
 
 /* Before the vCPUs start: MSR exits and filter, the partition, its timer on the loop. */
 __attribute__((warn_unused_result))
 int hv_host_create(struct hv_host *h, struct vm *vm, struct event_loop *loop, uint32_t features,
 		   bool test_connections, struct error *err);
-/* After the vCPUs have stopped; on the loop thread or with the loop stopped. */
+/* After the vCPUs have stopped; on the loop thread or with the loop stopped. With -v (log level
+ * info or more) it prints how many synthetic MSR accesses and hypercalls userspace served. */
 void hv_host_destroy(struct hv_host *h);
 
 /* Replaces every hypervisor leaf (0x40000000-0x4000FFFF) of *cpuid with the partition's; may

@@ -5,6 +5,8 @@
 #   @@g NAME U TEXT                         a line of the inner VMM's output (guest console, VMM log)
 #   @@case NAME sent up=U epoch=E           the input line was written to the VMM's stdin
 #   @@case NAME clock epoch=E               the host's date when the guest printed its rtc-epoch
+#   @@case NAME stamp host=T TEXT           a guest "hvtime: TEXT" line stamped with the host's
+#                                           CLOCK_REALTIME (T = seconds.micros) on arrival
 #   @@case NAME exit status=S up=U          the VMM's exit status (137: killed at the time limit)
 #   @@case NAME timeout | panic             why it was killed
 #   @@case NAME end up=U epoch=E
@@ -42,6 +44,13 @@ inner_vmm() {
 	"$@"
 }
 
+# guest_initrd_plus DIR OUT: the inner guest's initramfs with DIR's files added (a second gzip'd
+# archive after it: the kernel unpacks both in turn); GUEST_INITRD becomes OUT.
+guest_initrd_plus() {
+	(cd "$1" && find . -mindepth 1 | cpio -o -H newc 2>/dev/null) | gzip -1 >"$2.plus" &&
+		cat "$GUEST_INITRD" "$2.plus" >"$2" && rm -f "$2.plus" && GUEST_INITRD=$2
+}
+
 # run_case NAME TIME_LIMIT INPUT_LINE CPUS MEMORY ON_REBOOT CMDLINE: boots one inner guest with
 # its output tagged for the outside; writes INPUT_LINE to its stdin (a FIFO) when the guest says
 # "ready-for-input"; kills it after TIME_LIMIT seconds or soon after a guest kernel panic.
@@ -69,6 +78,7 @@ run_case() {
 		kill "$_dog" 2>/dev/null
 		echo "@@exit $_st"
 	) | while IFS= read -r _line; do
+		_at=$EPOCHREALTIME
 		read -r _up _ </proc/uptime
 		case $_line in
 		"@@exit "*)
@@ -88,6 +98,9 @@ run_case() {
 			;;
 		*rtc-epoch:*)
 			echo "@@case $_name clock epoch=$(date +%s)"
+			;;
+		*"hvtime: "*)
+			echo "@@case $_name stamp host=$_at ${_line#*hvtime: }"
 			;;
 		*"Kernel panic - not syncing"*)
 			[ -z "$_panicked" ] || continue

@@ -36,11 +36,11 @@ static void test_off_on(void)
 	CHECK_EQ(set, 0);
 	CHECK_EQ(parse("on", &set, &err), 0);
 	CHECK_EQ(set, hv_features_default());
-	/* The default: everything hvkvm provides except PV IPIs (slower than APIC IPIs here) and
-	 * the invariant-TSC control (Linux would then prefer the TSC to the reference TSC page). */
+	/* The default: everything hvkvm provides except PV IPIs and synthetic timers (slower than
+	 * the in-kernel APIC IPIs and LAPIC timer here) and the invariant-TSC control (Linux would
+	 * then prefer the TSC to the reference TSC page). */
 	CHECK_EQ(hv_features_default(), B(RELAXED) | B(VPINDEX) | B(RUNTIME) | B(TIME) | B(SYNIC) |
-		 B(STIMER) | B(STIMER_DIRECT) | B(CRASH) | B(RESET) | B(FREQUENCIES) | B(VAPIC) |
-		 B(IDLE));
+		 B(CRASH) | B(RESET) | B(FREQUENCIES) | B(VAPIC) | B(IDLE));
 	expect_error("", "empty");
 }
 
@@ -94,17 +94,22 @@ static void test_removals(void)
 
 	CHECK_EQ(parse("-relaxed", &set, &err), 0);
 	CHECK_EQ(set, hv_features_default() & ~B(RELAXED));
-	CHECK_EQ(parse("-stimer-direct,-crash", &set, &err), 0);
-	CHECK_EQ(set, hv_features_default() & ~(B(STIMER_DIRECT) | B(CRASH)));
-	CHECK_EQ(parse("-stimer-direct,-stimer,-synic", &set, &err), 0);
-	CHECK_EQ(set, hv_features_default() & ~(B(STIMER_DIRECT) | B(STIMER) | B(SYNIC)));
+	CHECK_EQ(parse("-crash,-idle", &set, &err), 0);
+	CHECK_EQ(set, hv_features_default() & ~(B(IDLE) | B(CRASH)));
+	CHECK_EQ(parse("+stimer,+stimer-direct", &set, &err), 0);
+	CHECK_EQ(set, hv_features_default() | B(STIMER) | B(STIMER_DIRECT));
+	CHECK_EQ(parse("+ipi,-crash", &set, &err), 0);
+	CHECK_EQ(set, (hv_features_default() | B(IPI)) & ~B(CRASH));
+	CHECK_EQ(parse("-synic", &set, &err), 0);
+	CHECK_EQ(set, hv_features_default() & ~B(SYNIC));
 	CHECK_EQ(parse("-ipi", &set, &err), 0); /* not in the default: no-op */
 	CHECK_EQ(set, hv_features_default());
 	CHECK_EQ(parse("-tlbflush", &set, &err), 0);
 	CHECK_EQ(set, hv_features_default());
-	expect_error("-synic", "Hyper-V feature 'stimer' needs 'synic'");
-	expect_error("-time", "Hyper-V feature 'stimer' needs 'time'");
-	expect_error("-stimer", "Hyper-V feature 'stimer-direct' needs 'stimer'");
+	expect_error("+stimer,-synic", "Hyper-V feature 'stimer' needs 'synic'");
+	expect_error("+stimer,-time", "Hyper-V feature 'stimer' needs 'time'");
+	expect_error("+stimer-direct", "Hyper-V feature 'stimer-direct' needs 'stimer'");
+	expect_error("+tlbflush", "not provided by hvkvm");
 	expect_error("-vpindex", "needs 'vpindex'");
 	expect_error("relaxed,-crash", "mixes");
 }

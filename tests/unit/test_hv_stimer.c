@@ -23,7 +23,9 @@ static uint64_t tsc_at(uint64_t ref)
 
 static struct fake_host *setup(unsigned nvps)
 {
-	struct fake_host *h = fake_setup(hv_features_default(), nvps, FAKE_TSC_HZ);
+	struct fake_host *h = fake_setup(hv_features_default() | HV_FEATURE_BIT(HV_FEAT_STIMER) |
+						 HV_FEATURE_BIT(HV_FEAT_STIMER_DIRECT),
+					 nvps, FAKE_TSC_HZ);
 
 	h->now_ns = T0_NS;
 	h->tsc = tsc_at(1000000); /* guest reference time 0.1 s */
