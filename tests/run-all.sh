@@ -24,7 +24,7 @@ run_tier() {
 }
 
 unit_tests() {
-	meson test -C "$build" --suite unit --no-rebuild --print-errorlogs >/dev/null 2>&1
+	meson test -C "$build" --suite unit --suite fuzz --no-rebuild --print-errorlogs >/dev/null 2>&1
 	local status=$?
 	python3 - "$build/meson-logs/testlog.json" <<'PY'
 import json, sys
