@@ -14,6 +14,10 @@
 /* The debug-exit port takes 1, 2 and 4-byte writes, as QEMU's isa-debug-exit with iosize=4. */
 #define DEBUG_EXIT_WINDOW 4
 
+/* MMIO window the VMBus offers its devices (synthetic video, vPCI), in the 32-bit hole. */
+#define BOARD_VMBUS_MMIO_BASE 0xe0000000u
+#define BOARD_VMBUS_MMIO_SIZE 0x10000000u
+
 static int add_pio(struct board *b, uint64_t base, uint64_t len, const struct io_dev_ops *ops,
 		   void *dev, const char *name, struct error *err)
 {
@@ -70,7 +74,12 @@ static int add_devices(struct board *b, const struct run_options *opts, struct c
 
 static int load_acpi(struct board *b, uint64_t *rsdp_gpa, struct error *err)
 {
-	struct acpi_config cfg = {.ncpus = b->vm.ncpus};
+	struct acpi_config cfg = {
+		.ncpus = b->vm.ncpus,
+		.vmbus = b->vmbus != NULL,
+		.vmbus_mmio_base = BOARD_VMBUS_MMIO_BASE,
+		.vmbus_mmio_size = BOARD_VMBUS_MMIO_SIZE,
+	};
 	uint8_t *buf = guest_mem_ptr(&b->vm.mem, BOOT_ACPI_ADDR, BOOT_ACPI_SIZE);
 
 	if (!buf)
@@ -103,6 +112,13 @@ int board_create(struct board *b, const struct run_options *opts, const struct k
 		b->hv_ready = true;
 		b->vm.hv = &b->hv;
 	}
+	if (opts->hv_features & HV_FEATURE_BIT(HV_FEAT_SYNIC)) {
+		ret = vmbus_host_create(&b->vmbus, b->hv.partition, &b->vm.mem, b->vm.ncpus, err);
+		if (ret == 0 && opts->vmbus_test_device)
+			ret = vmbus_test_device_create(&b->vmbus_test, b->vmbus, &b->vm.mem, err);
+		if (ret < 0)
+			goto fail;
+	}
 	ret = add_devices(b, opts, console, err);
 	if (ret == 0)
 		ret = load_acpi(b, &boot.rsdp_gpa, err);
@@ -129,6 +145,10 @@ void board_destroy(struct board *b)
 {
 	/* The vCPUs are stopped: no handler runs any more. The partition and the VM go first so
 	 * that nothing reaches a device while it is torn down. */
+	vmbus_host_destroy(b->vmbus); /* closes the devices' channels */
+	vmbus_test_device_destroy(b->vmbus_test);
+	b->vmbus = NULL;
+	b->vmbus_test = NULL;
 	if (b->hv_ready)
 		hv_host_destroy(&b->hv);
 	b->hv_ready = false;

@@ -14,6 +14,8 @@
 #include "emulated/serial.h"
 #include "event_loop.h"
 #include "hv_host.h"
+#include "vmbus/host.h"
+#include "vmbus/test_device.h"
 #include "kvm.h"
 #include "options.h"
 #include "vm.h"
@@ -28,6 +30,8 @@ struct board {
 	struct debug_exit debug_exit;
 	struct hv_host hv;
 	bool hv_ready;
+	struct vmbus_host *vmbus;              /* with the 'synic' feature */
+	struct vmbus_test_device *vmbus_test;  /* --vmbus-test-device */
 	bool com1_ready, rtc_ready, pm_ready, kbc_ready;
 };
 

@@ -9,7 +9,8 @@
 #include "size_parse.h"
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
-       OPT_DEBUG_EXIT, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_HYPERV, OPT_HYPERV_TEST_CONNECTIONS };
+       OPT_DEBUG_EXIT, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_HYPERV, OPT_HYPERV_TEST_CONNECTIONS,
+       OPT_VMBUS_TEST_DEVICE };
 
 static const struct option run_longopts[] = {
 	{"kernel", required_argument, NULL, OPT_KERNEL},
@@ -23,6 +24,7 @@ static const struct option run_longopts[] = {
 	{"on-crash", required_argument, NULL, OPT_ON_CRASH},
 	{"hyperv", required_argument, NULL, OPT_HYPERV},
 	{"hyperv-test-connections", no_argument, NULL, OPT_HYPERV_TEST_CONNECTIONS},
+	{"vmbus-test-device", no_argument, NULL, OPT_VMBUS_TEST_DEVICE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -67,6 +69,7 @@ void options_print_run_help(FILE *out)
 	      "  --hyperv-test-connections\n"
 	      "                       echo connections 0x10000 (messages) and 0x10001 (events)\n"
 	      "                       for the TLFS test guests\n"
+	      "  --vmbus-test-device  offer a VMBus channel that echoes in-band packets\n"
 	      "  -v, --verbose        log more\n"
 	      "  -h, --help           show this help\n\n"
 	      "Exit status: 0 guest powered off (or rebooted with --on-reboot exit); 1 guest\n"
@@ -145,6 +148,9 @@ static int parse_one(int opt, const char *arg, struct run_options *o, struct err
 	case OPT_HYPERV_TEST_CONNECTIONS:
 		o->hv_test_connections = true;
 		return 0;
+	case OPT_VMBUS_TEST_DEVICE:
+		o->vmbus_test_device = true;
+		return 0;
 	}
 	return error_set(err, EINVAL, "internal: unhandled option %d", opt);
 }
@@ -187,5 +193,7 @@ int options_parse_run(int argc, char **argv, struct run_options *o, struct error
 		return error_set(err, EINVAL, "no kernel given (--kernel FILE)");
 	if (o->hv_test_connections && !(o->hv_features & HV_FEATURE_BIT(HV_FEAT_SYNIC)))
 		return error_set(err, EINVAL, "--hyperv-test-connections needs the 'synic' feature");
+	if (o->vmbus_test_device && !(o->hv_features & HV_FEATURE_BIT(HV_FEAT_SYNIC)))
+		return error_set(err, EINVAL, "--vmbus-test-device needs the 'synic' feature");
 	return 0;
 }

@@ -27,6 +27,7 @@ struct run_options {
 	enum on_crash on_crash;
 	uint32_t hv_features;      /* 0: --hyperv off */
 	bool hv_test_connections;  /* echo connections for the direct-tier Hyper-V tests */
+	bool vmbus_test_device;    /* a VMBus echo channel for the bus tests */
 	bool verbose;
 	bool help;            /* --help given: print run help, nothing else */
 };

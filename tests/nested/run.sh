@@ -245,6 +245,11 @@ check_hv_check() {
 	hv_expect_value $name/clocksource clocksource hyperv_clocksource_tsc_page
 	hv_expect_value $name/nproc nproc 4
 	hv_expect_value $name/cpus-online cpus-online 0-3
+	# VMBus: hv_vmbus connects at the newest version and sees the test device's channel.
+	hv_expect_line $name/vmbus-version "^hv-vmbus: .*Vmbus version:5\.3" \
+		"hv_vmbus's 'Vmbus version:5.3' in dmesg"
+	hv_expect_line $name/vmbus-device "^vmbus-device: \{8f6c1a2e-3d5b-4e7a-9c0d-5b1e2f3a4c6d\}" \
+		"the test device's class id under /sys/bus/vmbus/devices"
 	drift=$(hv_clock_drift $name)
 	set -- $drift
 	if [ -z "$drift" ]; then fail $name/clock-tracks-host "no hvtime samples in both bursts: $why"

@@ -9,7 +9,7 @@ _hv_initrd=$GUEST_INITRD
 
 # The default set on 4 vCPUs: what Linux detects, its clocksource, CLOCK_REALTIME against the
 # host's over 10 s, then a reset through HV_X64_MSR_RESET (--on-reboot exit: status 0).
-HVKVM_EXTRA="$_hv_extra -v"
+HVKVM_EXTRA="$_hv_extra -v --vmbus-test-device"
 run_case hv-check "$CASE_LIMIT" - 4 512M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-time=10 hvtest-end=hv-reset"
 

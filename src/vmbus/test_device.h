@@ -1,0 +1,16 @@
+/* The VMBus test device: a channel that echoes every in-band packet back to the guest (with its
+ * transaction id), for the bus tests and bench/vmbus. Class {8f6c1a2e-3d5b-4e7a-9c0d-5b1e2f3a4c6d}. */
+#ifndef HVKVM_VMBUS_TEST_DEVICE_H
+#define HVKVM_VMBUS_TEST_DEVICE_H
+
+#include "vmbus/host.h"
+
+struct vmbus_test_device;
+
+__attribute__((warn_unused_result))
+int vmbus_test_device_create(struct vmbus_test_device **out, struct vmbus_host *host,
+			     const struct guest_mem *mem, struct error *err);
+/* After the VMBus host's server is gone (it closes the channel first). */
+void vmbus_test_device_destroy(struct vmbus_test_device *d);
+
+#endif
