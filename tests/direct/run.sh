@@ -257,32 +257,11 @@ case_reset() { reset_common reset reset; }
 case_reset_acpi() { reset_common reset_acpi reset=acpi; }
 
 # Default on-reboot (restart): the guest resets on every boot, so its start banner must show up
-# again. Stops the VM once it has started three times, or after RESTART_WINDOW_S.
+# again.
 case_reset_restart() {
-	local pid n=0 waited=0
 	kernel=$guests/reset.elf
 	cmdline=reset
-	vm_cmd
-	out=$logdir/reset_restart.out
-	err=$logdir/reset_restart.err
-	printf '%q ' "${cmd[@]}" >"$logdir/reset_restart.cmd"
-	: >"$out.raw"
-	timeout -k 2 "$RESTART_WINDOW_S" "${cmd[@]}" </dev/null >"$out.raw" 2>"$err" &
-	pid=$!
-	while [ $waited -lt $((RESTART_WINDOW_S * 10)) ] && kill -0 $pid 2>/dev/null; do
-		n=$(tr -d '\r' <"$out.raw" | grep -c '^hvkvm-test reset: start$')
-		[ "$n" -ge 3 ] && break
-		sleep 0.1
-		waited=$((waited + 1))
-	done
-	kill $pid 2>/dev/null
-	wait $pid 2>/dev/null
-	status=$?
-	tr -d '\r' <"$out.raw" >"$out"
-	rm -f "$out.raw"
-	no_failed_checks || return 1
-	n=$(banners reset)
-	[ "$n" -ge 2 ] || fail "guest started $n times in ${RESTART_WINDOW_S}s, want >= 2 (status $status, last: $(hint))"
+	run_until_restarted reset_restart reset
 }
 
 case_triple_fault() {
@@ -382,14 +361,10 @@ case_hv_reset() {
 	[ "$n" -eq 1 ] || fail "guest started $n times, want once with --on-reboot exit"
 }
 
-# hv_restart_common <case> <guest> [hvkvm args]: the guest restarts itself (crash report with
-# --on-crash restart, RESET MSR with the default --on-reboot restart), so its banner must show up
-# again. Stops the VM once it has started three times, or after RESTART_WINDOW_S.
-hv_restart_common() {
+# run_until_restarted <case> <guest>: runs the VM (kernel, cmdline, extra_hvkvm already set) until
+# the guest has started three times, or for RESTART_WINDOW_S; it must have started at least twice.
+run_until_restarted() {
 	local name=$1 guest=$2 pid n=0 waited=0
-	shift 2
-	hv_setup "$guest" || return 0
-	extra_hvkvm+=("$@")
 	vm_cmd
 	out=$logdir/$name.out
 	err=$logdir/$name.err
@@ -411,6 +386,16 @@ hv_restart_common() {
 	no_failed_checks || return 1
 	n=$(banners "$guest")
 	[ "$n" -ge 2 ] || fail "guest started $n times in ${RESTART_WINDOW_S}s, want >= 2 (status $status, last: $(hint))"
+}
+
+# hv_restart_common <case> <guest> [hvkvm args]: the guest restarts itself (crash report with
+# --on-crash restart, RESET MSR with the default --on-reboot restart).
+hv_restart_common() {
+	local name=$1 guest=$2
+	shift 2
+	hv_setup "$guest" || return 0
+	extra_hvkvm+=("$@")
+	run_until_restarted "$name" "$guest"
 }
 
 case_hv_crash_restart() { hv_restart_common hv_crash_restart hv_crash --on-crash restart; }
