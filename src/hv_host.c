@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hv-enlight/test_connections.h"
 #include "hv-enlight/tlfs.h"
 #include "log.h"
@@ -97,20 +98,14 @@ static uint64_t guest_tsc(void *ctx, unsigned vp)
 
 static uint64_t now_ns(void *ctx)
 {
-	struct timespec ts;
-
 	(void)ctx;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static uint64_t vp_runtime_ns(void *ctx, unsigned vp)
 {
-	struct timespec ts;
-
 	(void)ctx, (void)vp; /* called on that VP's own thread */
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 static void vp_idle(void *ctx, unsigned vp)

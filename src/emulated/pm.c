@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define TAG "pm"
@@ -31,10 +32,7 @@ _Static_assert(OFF_TMR + PC_PM_TMR_LEN == PC_PM_BLOCK_LEN, "PM block layout");
 
 static uint64_t monotonic_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* Timer ticks since pm_init, without overflowing the multiplication. */

@@ -114,29 +114,27 @@ static void channel_closed(void *ctx, struct vmbus_channel *ch)
 int vmbus_host_create(struct vmbus_host **out, struct hv_partition *p, const struct guest_mem *mem,
 		      unsigned nvps, struct error *err)
 {
-	const struct vmbus_server_ops ops = {
-		.send = send_to_guest,
-		.channel_opened = channel_opened,
-		.channel_closed = channel_closed,
-	};
-	const struct hv_connection_ops conn1 = {.post_message = post_on_1};
-	const struct hv_connection_ops conn4 = {.post_message = post_on_4};
-	struct vmbus_server_ops server_ops = ops;
-	struct hv_connection_ops c1 = conn1, c4 = conn4;
 	struct vmbus_host *h = calloc(1, sizeof(*h));
 	int ret;
 
 	if (!h)
 		return error_set(err, ENOMEM, "out of memory");
+	const struct vmbus_server_ops server_ops = {
+		.send = send_to_guest,
+		.channel_opened = channel_opened,
+		.channel_closed = channel_closed,
+		.ctx = h,
+	};
+	const struct hv_connection_ops c1 = {.post_message = post_on_1, .opaque = h};
+	const struct hv_connection_ops c4 = {.post_message = post_on_4, .opaque = h};
+
 	h->partition = p;
 	pthread_mutex_init(&h->lock, NULL);
-	server_ops.ctx = h;
 	ret = vmbus_server_create(&h->server, mem, &server_ops, nvps);
 	if (ret < 0) {
 		error_set(err, -ret, "cannot create the VMBus server: %s", strerror(-ret));
 		goto fail;
 	}
-	c1.opaque = c4.opaque = h;
 	ret = hv_connection_register(p, VMBUS_MESSAGE_CONNECTION_ID, &c1);
 	if (ret == 0) {
 		ret = hv_connection_register(p, VMBUS_MESSAGE_CONNECTION_ID_4, &c4);
