@@ -113,7 +113,7 @@ int board_create(struct board *b, const struct run_options *opts, const struct k
 		b->vm.hv = &b->hv;
 	}
 	if (opts->hv_features & HV_FEATURE_BIT(HV_FEAT_SYNIC)) {
-		ret = vmbus_host_create(&b->vmbus, b->hv.partition, &b->vm.mem, b->vm.ncpus, err);
+		ret = vmbus_host_create(&b->vmbus, b->hv.partition, loop, &b->vm.mem, b->vm.ncpus, err);
 		if (ret == 0 && opts->vmbus_test_device)
 			ret = vmbus_test_device_create(&b->vmbus_test, b->vmbus, &b->vm.mem, err);
 		if (ret < 0)

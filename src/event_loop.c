@@ -10,7 +10,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define RING_ENTRIES 64
+#define RING_ENTRIES 256
+/* user_data of an event_op's CQE has bit 0 set; watches are (aligned) pointers with it clear. */
+#define OP_TAG 1u
 
 static void run_posted(struct event_loop *loop)
 {
@@ -180,12 +182,33 @@ static bool stopping(struct event_loop *loop)
 	return s;
 }
 
+struct io_uring_sqe *event_loop_get_sqe(struct event_loop *loop, struct event_op *op)
+{
+	struct io_uring_sqe *sqe = get_sqe(loop);
+
+	if (sqe)
+		io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | OP_TAG);
+	return sqe;
+}
+
+void event_loop_submit(struct event_loop *loop)
+{
+	io_uring_submit(&loop->ring);
+}
+
 static void dispatch(struct event_loop *loop, struct io_uring_cqe *cqe)
 {
-	struct event_watch *w = io_uring_cqe_get_data(cqe);
+	uint64_t data = io_uring_cqe_get_data64(cqe);
+	struct event_watch *w = (struct event_watch *)(uintptr_t)data;
 	int res = cqe->res;
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 
+	if (data & OP_TAG) {
+		struct event_op *op = (struct event_op *)(uintptr_t)(data & ~(uint64_t)OP_TAG);
+
+		op->complete(op, res);
+		return;
+	}
 	if (!w)
 		return;
 	if (res >= 0 && w->armed)
@@ -196,20 +219,42 @@ static void dispatch(struct event_loop *loop, struct io_uring_cqe *cqe)
 		w->armed = false;
 }
 
+/* Submits, waits for at least one completion and dispatches what is there. */
+static int turn(struct event_loop *loop)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	int ret = io_uring_submit_and_wait(&loop->ring, 1);
+
+	if (ret < 0 && ret != -EINTR)
+		return ret;
+	/* A completion may queue new SQEs: they go out at the next turn. */
+	io_uring_for_each_cqe(&loop->ring, head, cqe) {
+		dispatch(loop, cqe);
+		seen++;
+	}
+	io_uring_cq_advance(&loop->ring, seen);
+	return 0;
+}
+
+int event_loop_run_until(struct event_loop *loop, bool (*done)(void *arg), void *arg)
+{
+	while (!done(arg)) {
+		int ret = turn(loop);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int event_loop_run(struct event_loop *loop)
 {
 	while (!stopping(loop)) {
-		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
-		int ret = io_uring_submit_and_wait(&loop->ring, 1);
+		int ret = turn(loop);
 
-		if (ret < 0 && ret != -EINTR)
+		if (ret < 0)
 			return ret;
-		io_uring_for_each_cqe(&loop->ring, head, cqe) {
-			dispatch(loop, cqe);
-			seen++;
-		}
-		io_uring_cq_advance(&loop->ring, seen);
 	}
 	/* The stop request is consumed: the next run goes on until the next stop. */
 	pthread_mutex_lock(&loop->lock);

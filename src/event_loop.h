@@ -18,6 +18,11 @@ struct event_watch {
 	bool armed;
 };
 
+/* An asynchronous io_uring operation: complete() runs on the loop thread with the CQE's result. */
+struct event_op {
+	void (*complete)(struct event_op *op, int res);
+};
+
 struct event_work {
 	void (*fn)(void *arg);
 	void *arg;
@@ -45,6 +50,16 @@ void event_loop_unwatch(struct event_loop *loop, struct event_watch *w);
 /* Any thread: run fn(arg) on the loop thread soon. -ENOMEM if it cannot be queued. */
 __attribute__((warn_unused_result))
 int event_loop_post(struct event_loop *loop, void (*fn)(void *arg), void *arg);
+
+/* Loop thread (or after event_loop_run returned, from the thread that ran it): an SQE for one
+ * operation whose completion calls op->complete(op, res); the caller preps it (io_uring_prep_*)
+ * and must not change its user_data. Submitted at the loop's next wait (or event_loop_submit).
+ * NULL when the submission queue stays full. */
+struct io_uring_sqe *event_loop_get_sqe(struct event_loop *loop, struct event_op *op);
+void event_loop_submit(struct event_loop *loop);
+/* Loop thread, or after event_loop_run returned: handle completions (operations, watches,
+ * posted work) until done(arg) is true; for draining in-flight I/O at teardown. 0 or -errno. */
+int event_loop_run_until(struct event_loop *loop, bool (*done)(void *arg), void *arg);
 
 /* Runs until event_loop_stop (which may come before the call: it is not lost), then consumes
  * the stop request. Returns 0 or -errno on a ring failure. */

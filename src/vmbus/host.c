@@ -1,9 +1,14 @@
 /* The VMM side of VMBus (see host.h): HvPostMessage on connections 1 and 4 feeds the server,
  * HvSignalEvent on a channel's connection id reaches its device, SynIC event flag = child relid
- * on SINT 2 signals the guest (Linux drivers/hv: connection.c, channel_mgmt.c). */
+ * on SINT 2 signals the guest (Linux drivers/hv: connection.c, channel_mgmt.c).
+ *
+ * The vCPU threads only queue: a message is copied into a FIFO, a signal sets the channel's bit
+ * in a pending bitmap, and one drain job is posted to the event loop, which feeds the server and
+ * the devices. The server and every device therefore live on the loop thread alone. */
 #include "vmbus/host.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,23 +26,117 @@ struct channel_listener {
 };
 
 #define MAX_RELID 1024
+#define PENDING_WORDS (MAX_RELID / 64)
+
+/* A guest message waiting for the loop. */
+struct queued_message {
+	struct queued_message *next;
+	unsigned vp;
+	uint32_t connection_id;
+	uint32_t type;
+	uint32_t size;
+	uint8_t payload[HV_MESSAGE_PAYLOAD_BYTE_COUNT];
+};
 
 struct vmbus_host {
 	struct hv_partition *partition;
+	struct event_loop *loop;
 	struct vmbus_server *server;
-	pthread_mutex_t lock;
+	pthread_mutex_t queue_lock;      /* guards the message FIFO */
+	struct queued_message *head, **tail;
+	unsigned queued;
+	_Atomic uint64_t pending[PENDING_WORDS]; /* signalled relids */
+	atomic_bool drain_posted;
 	struct channel_listener listeners[MAX_RELID];
 };
+
+/* Queued messages bound the memory a guest can make us hold before the loop catches up. */
+#define MAX_QUEUED_MESSAGES 4096
+
+static void drain(void *arg);
+
+static void schedule_drain(struct vmbus_host *h)
+{
+	if (!atomic_exchange(&h->drain_posted, true) && event_loop_post(h->loop, drain, h) < 0) {
+		atomic_store(&h->drain_posted, false);
+		log_warn("vmbus", "cannot post to the event loop");
+	}
+}
+
+static struct queued_message *dequeue(struct vmbus_host *h)
+{
+	struct queued_message *m;
+
+	pthread_mutex_lock(&h->queue_lock);
+	m = h->head;
+	if (m) {
+		h->head = m->next;
+		if (!h->head)
+			h->tail = &h->head;
+		h->queued--;
+	}
+	pthread_mutex_unlock(&h->queue_lock);
+	return m;
+}
+
+static void run_signals(struct vmbus_host *h)
+{
+	for (unsigned w = 0; w < PENDING_WORDS; w++) {
+		uint64_t bits = atomic_exchange(&h->pending[w], 0);
+
+		while (bits) {
+			struct channel_listener *l = &h->listeners[w * 64 + __builtin_ctzll(bits)];
+
+			bits &= bits - 1;
+			if (l->fn && l->ch && vmbus_channel_is_open(l->ch))
+				l->fn(l->opaque, l->ch);
+		}
+	}
+}
+
+/* Loop thread: messages first, in the order posted, then the channels' signals. */
+static void drain(void *arg)
+{
+	struct vmbus_host *h = arg;
+	struct queued_message *m;
+
+	atomic_store(&h->drain_posted, false);
+	while ((m = dequeue(h))) {
+		vmbus_server_post_message(h->server, m->vp, m->connection_id, m->type, m->payload,
+					  m->size);
+		free(m);
+	}
+	run_signals(h);
+}
 
 static uint16_t post(struct vmbus_host *h, unsigned vp, uint32_t conn, uint32_t type,
 		     const void *payload, uint32_t size)
 {
-	uint16_t status;
+	struct queued_message *m;
 
-	pthread_mutex_lock(&h->lock);
-	status = vmbus_server_post_message(h->server, vp, conn, type, payload, size);
-	pthread_mutex_unlock(&h->lock);
-	return status;
+	if (size > HV_MESSAGE_PAYLOAD_BYTE_COUNT)
+		return HV_STATUS_INVALID_PARAMETER;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return HV_STATUS_INSUFFICIENT_BUFFERS;
+	m->next = NULL;
+	m->vp = vp;
+	m->connection_id = conn;
+	m->type = type;
+	m->size = size;
+	memcpy(m->payload, payload, size);
+	pthread_mutex_lock(&h->queue_lock);
+	if (h->queued >= MAX_QUEUED_MESSAGES) {
+		pthread_mutex_unlock(&h->queue_lock);
+		free(m);
+		return HV_STATUS_INSUFFICIENT_BUFFERS;
+	}
+	*h->tail = m;
+	h->tail = &m->next;
+	h->queued++;
+	pthread_mutex_unlock(&h->queue_lock);
+	schedule_drain(h);
+	return HV_STATUS_SUCCESS;
 }
 
 static uint16_t post_on_1(void *opaque, unsigned vp, uint32_t type, const void *payload,
@@ -52,15 +151,16 @@ static uint16_t post_on_4(void *opaque, unsigned vp, uint32_t type, const void *
 	return post(opaque, vp, VMBUS_MESSAGE_CONNECTION_ID_4, type, payload, size);
 }
 
+/* vCPU thread: note the signal; the loop runs the device. */
 static uint16_t channel_signalled(void *opaque, unsigned vp, uint16_t flag)
 {
 	struct channel_listener *l = opaque;
+	struct vmbus_host *h = l->host;
+	unsigned relid = (unsigned)(l - h->listeners);
 
 	(void)vp, (void)flag;
-	pthread_mutex_lock(&l->host->lock);
-	if (l->fn && l->ch && vmbus_channel_is_open(l->ch))
-		l->fn(l->opaque, l->ch);
-	pthread_mutex_unlock(&l->host->lock);
+	atomic_fetch_or(&h->pending[relid / 64], 1ull << (relid % 64));
+	schedule_drain(h);
 	return HV_STATUS_SUCCESS;
 }
 
@@ -86,7 +186,6 @@ static void channel_opened(void *ctx, struct vmbus_channel *ch)
 
 	if (!l)
 		return;
-	l->host = h;
 	l->ch = ch;
 	if (hv_connection_register(h->partition, vmbus_channel_connection_id(ch), &ops) == 0)
 		l->registered = true;
@@ -111,8 +210,8 @@ static void channel_closed(void *ctx, struct vmbus_channel *ch)
 	l->fn = NULL;
 }
 
-int vmbus_host_create(struct vmbus_host **out, struct hv_partition *p, const struct guest_mem *mem,
-		      unsigned nvps, struct error *err)
+int vmbus_host_create(struct vmbus_host **out, struct hv_partition *p, struct event_loop *loop,
+		      const struct guest_mem *mem, unsigned nvps, struct error *err)
 {
 	struct vmbus_host *h = calloc(1, sizeof(*h));
 	int ret;
@@ -129,7 +228,11 @@ int vmbus_host_create(struct vmbus_host **out, struct hv_partition *p, const str
 	const struct hv_connection_ops c4 = {.post_message = post_on_4, .opaque = h};
 
 	h->partition = p;
-	pthread_mutex_init(&h->lock, NULL);
+	h->loop = loop;
+	h->tail = &h->head;
+	for (unsigned i = 0; i < MAX_RELID; i++)
+		h->listeners[i].host = h;
+	pthread_mutex_init(&h->queue_lock, NULL);
 	ret = vmbus_server_create(&h->server, mem, &server_ops, nvps);
 	if (ret < 0) {
 		error_set(err, -ret, "cannot create the VMBus server: %s", strerror(-ret));
@@ -149,22 +252,38 @@ int vmbus_host_create(struct vmbus_host **out, struct hv_partition *p, const str
 	*out = h;
 	return 0;
 fail:
-	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->queue_lock);
 	free(h);
 	return ret;
 }
 
+static bool drained(void *arg)
+{
+	return !atomic_load(&((struct vmbus_host *)arg)->drain_posted);
+}
+
 void vmbus_host_destroy(struct vmbus_host *h)
 {
+	struct queued_message *m;
+
 	if (!h)
 		return;
 	hv_connection_unregister(h->partition, VMBUS_MESSAGE_CONNECTION_ID);
 	hv_connection_unregister(h->partition, VMBUS_MESSAGE_CONNECTION_ID_4);
-	pthread_mutex_lock(&h->lock);
+	/* A drain job still queued on the loop refers to h: let it run (the loop is reused when
+	 * the guest restarts). */
+	if (event_loop_run_until(h->loop, drained, h) < 0)
+		log_warn("vmbus", "event loop failed while draining");
 	vmbus_server_destroy(h->server);
-	pthread_mutex_unlock(&h->lock);
-	pthread_mutex_destroy(&h->lock);
+	while ((m = dequeue(h)))
+		free(m);
+	pthread_mutex_destroy(&h->queue_lock);
 	free(h);
+}
+
+struct event_loop *vmbus_host_loop(struct vmbus_host *h)
+{
+	return h->loop;
 }
 
 struct vmbus_server *vmbus_host_server(struct vmbus_host *h)
