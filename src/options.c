@@ -10,7 +10,7 @@
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
        OPT_DEBUG_EXIT, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_HYPERV, OPT_HYPERV_TEST_CONNECTIONS,
-       OPT_VMBUS_TEST_DEVICE };
+       OPT_VMBUS_TEST_DEVICE, OPT_DISK, OPT_NET, OPT_NAME, OPT_CONTROL };
 
 static const struct option run_longopts[] = {
 	{"kernel", required_argument, NULL, OPT_KERNEL},
@@ -25,6 +25,10 @@ static const struct option run_longopts[] = {
 	{"hyperv", required_argument, NULL, OPT_HYPERV},
 	{"hyperv-test-connections", no_argument, NULL, OPT_HYPERV_TEST_CONNECTIONS},
 	{"vmbus-test-device", no_argument, NULL, OPT_VMBUS_TEST_DEVICE},
+	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"control", required_argument, NULL, OPT_CONTROL},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -70,6 +74,14 @@ void options_print_run_help(FILE *out)
 	      "                       echo connections 0x10000 (messages) and 0x10001 (events)\n"
 	      "                       for the TLFS test guests\n"
 	      "  --vmbus-test-device  offer a VMBus channel that echoes in-band packets\n"
+	      "  --disk PATH[,readonly][,bus=scsi][,controller=N][,lun=N][,cache=none|writeback]\n"
+	      "                       a raw image file or block device as a synthetic SCSI disk\n"
+	      "                       (storvsp; cache=none: O_DIRECT, the default); repeatable\n"
+	      "  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,mtu=N]\n"
+	      "                       a synthetic NIC (netvsp) on tap device NAME (created and\n"
+	      "                       removed again if it does not exist); repeatable\n"
+	      "  --name NAME          the VM's name: its control socket for 'hvkvm ctl NAME'\n"
+	      "  --control PATH       the control socket's path (default from --name)\n"
 	      "  -v, --verbose        log more\n"
 	      "  -h, --help           show this help\n\n"
 	      "Exit status: 0 guest powered off (or rebooted with --on-reboot exit); 1 guest\n"
@@ -151,6 +163,24 @@ static int parse_one(int opt, const char *arg, struct run_options *o, struct err
 	case OPT_VMBUS_TEST_DEVICE:
 		o->vmbus_test_device = true;
 		return 0;
+	case OPT_DISK:
+		if (o->ndisks == OPTIONS_MAX_DISKS)
+			return error_set(err, EINVAL, "at most %d --disk options", OPTIONS_MAX_DISKS);
+		return disk_spec_parse(arg, &o->disks[o->ndisks++], err) < 0 ? -EINVAL : 0;
+	case OPT_NET:
+		if (o->nnics == OPTIONS_MAX_NICS)
+			return error_set(err, EINVAL, "at most %d --net options", OPTIONS_MAX_NICS);
+		return net_spec_parse(arg, &o->nics[o->nnics++], err) < 0 ? -EINVAL : 0;
+	case OPT_NAME:
+		if (!*arg || strlen(arg) > 64 || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(arg) || arg[0] == '.')
+			return error_set(err, EINVAL, "--name '%s': use 1-64 letters, digits, '.', '_' or '-'", arg);
+		o->name = arg;
+		return 0;
+	case OPT_CONTROL:
+		if (!*arg)
+			return error_set(err, EINVAL, "--control needs a path");
+		o->control_path = arg;
+		return 0;
 	}
 	return error_set(err, EINVAL, "internal: unhandled option %d", opt);
 }
@@ -195,5 +225,9 @@ int options_parse_run(int argc, char **argv, struct run_options *o, struct error
 		return error_set(err, EINVAL, "--hyperv-test-connections needs the 'synic' feature");
 	if (o->vmbus_test_device && !(o->hv_features & HV_FEATURE_BIT(HV_FEAT_SYNIC)))
 		return error_set(err, EINVAL, "--vmbus-test-device needs the 'synic' feature");
-	return 0;
+	/* Disks and NICs are VMBus devices; emulated IDE and the 21140 are not there yet. */
+	if ((o->ndisks || o->nnics) && !(o->hv_features & HV_FEATURE_BIT(HV_FEAT_SYNIC)))
+		return error_set(err, EINVAL, "--%s needs Hyper-V with the 'synic' feature (VMBus): emulated devices are not available yet",
+				 o->ndisks ? "disk" : "net");
+	return disk_specs_finish(o->disks, o->ndisks, err) < 0 ? -EINVAL : 0;
 }

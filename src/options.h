@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "device_options.h"
 #include "error.h"
 
 #define OPTIONS_MAX_CPUS 255 /* xAPIC IDs and the MADT's 8-bit APIC IDs */
@@ -28,6 +29,12 @@ struct run_options {
 	uint32_t hv_features;      /* 0: --hyperv off */
 	bool hv_test_connections;  /* echo connections for the direct-tier Hyper-V tests */
 	bool vmbus_test_device;    /* a VMBus echo channel for the bus tests */
+	struct disk_spec disks[OPTIONS_MAX_DISKS];
+	unsigned ndisks;
+	struct net_spec nics[OPTIONS_MAX_NICS];
+	unsigned nnics;
+	const char *name;          /* --name: the VM's name (control socket, derived MACs) */
+	const char *control_path;  /* --control PATH: the control socket's path */
 	bool verbose;
 	bool help;            /* --help given: print run help, nothing else */
 };

@@ -739,7 +739,12 @@ uint16_t vmbus_server_post_message(struct vmbus_server *s, unsigned vp, uint32_t
 		return HV_STATUS_SUCCESS;
 	}
 	if (h->min_version && !s->connected) {
-		guest_error(s, "%s before INITIATE_CONTACT", h->name);
+		/* Linux releases its channels' relids after UNLOAD when hv_vmbus is removed: the
+		 * unload already freed them, so that one is expected and ignored quietly. */
+		if (type == CHANNELMSG_RELID_RELEASED)
+			log_debug("vmbus", "RELID_RELEASED after UNLOAD: ignored");
+		else
+			guest_error(s, "%s before INITIATE_CONTACT", h->name);
 		return HV_STATUS_SUCCESS;
 	}
 	if (h->min_version > s->version) {

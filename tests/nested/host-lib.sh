@@ -54,6 +54,8 @@ guest_initrd_plus() {
 # run_case NAME TIME_LIMIT INPUT_LINE CPUS MEMORY ON_REBOOT CMDLINE: boots one inner guest with
 # its output tagged for the outside; writes INPUT_LINE to its stdin (a FIFO) when the guest says
 # "ready-for-input"; kills it after TIME_LIMIT seconds or soon after a guest kernel panic.
+# CASE_STOP="TEXT:N": stop the VMM (SIGTERM) when the N-th line containing TEXT arrives (a guest
+# that reboots forever). CASE_HOOK=FUNCTION: called with every line (act on the guest's requests).
 run_case() {
 	_name=$1 _limit=$2 _input=$3
 	shift 3
@@ -61,6 +63,7 @@ run_case() {
 	rm -f "$_fifo" && mkfifo "$_fifo"
 	exec 3<>"$_fifo" # read-write: opening never blocks, and the VMM never sees EOF
 	_panicked=
+	_stops=0
 	echo "@@case $_name begin up=$(uptime_s) epoch=$(date +%s)"
 	echo "@@case $_name cmd $HVINNER cpus=$1 memory=$2 on-reboot=$3 cmdline=$4"
 	(
@@ -91,6 +94,14 @@ run_case() {
 			;;
 		esac
 		echo "@@g $_name $_up $_line"
+		[ -z "${CASE_HOOK-}" ] || "$CASE_HOOK" "$_line"
+		if [ -n "${CASE_STOP-}" ] && [ -z "${_line##*"${CASE_STOP%:*}"*}" ]; then
+			_stops=$((_stops + 1))
+			if [ "$_stops" -eq "${CASE_STOP##*:}" ]; then
+				echo "@@case $_name stopped after $_stops"
+				kill "$(cat "/tmp/$_name.pid")" 2>/dev/null
+			fi
+		fi
 		case $_line in
 		*ready-for-input*)
 			echo "$_input" >&3

@@ -1,0 +1,17 @@
+# VMBus scenarios of tests/nested/run.sh (hvkvm only): the guest's hv_vmbus against hvkvm's
+# server with the echo test device. /guest-extra (run.sh: the msr driver and tests/nested/guest-bin)
+# is added to the inner initramfs.
+_vb_extra=${HVKVM_EXTRA-}
+_vb_initrd=$GUEST_INITRD
+[ -d /guest-extra ] && guest_initrd_plus /guest-extra /tmp/guest-vmbus.cpio.gz
+
+# Unload and reload hv_vmbus (UNLOAD, then a new connection), then reboot with --on-reboot
+# restart: the second boot connects again. Stopped when the second boot has listed its devices.
+HVKVM_EXTRA="$_vb_extra --vmbus-test-device"
+CASE_STOP="vmbus-connects:2"
+run_case vmbus-cycle "$CASE_LIMIT" - 2 512M restart \
+	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-vmbus-cycle hvtest-end=reboot"
+CASE_STOP=
+
+HVKVM_EXTRA=$_vb_extra
+GUEST_INITRD=$_vb_initrd
