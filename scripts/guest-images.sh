@@ -7,6 +7,9 @@
 #   kernel/<kver>/modules   lib/modules/<kver> with modules.dep
 #   guest.cpio.gz           default test guest: busybox, tests/guest-init/init, tests/guest-init/modules
 #   host-base.cpio          base of the nested test host: busybox and tests/nested/host-modules
+#   tools.img               ext4 image of the guest tools the nested tests run in a chroot (fio,
+#                           iperf3, mke2fs, e2fsck and their libraries, busybox), from this
+#                           machine's Debian packages (scripts/setup.sh installs them)
 # Prints the paths as shell assignments (also kept in CACHE_DIR/images.env, for `.`).
 # Needs: apt-get, dpkg-deb, xz (xz-utils), gzip, GNU grep; root only for `apt-get update`.
 set -euo pipefail
@@ -220,6 +223,35 @@ build_image() { # OUT INIT_OR_EMPTY MODULE_LIST_FILE [gzip]
 build_image "$CACHE/guest.cpio.gz" "$ROOT/tests/guest-init/init" "$ROOT/tests/guest-init/modules" gzip
 build_image "$CACHE/host-base.cpio" "" "$ROOT/tests/nested/host-modules"
 
+# The guest tools image: each program with the libraries ldd names, at their own paths, so the
+# guest can chroot into the mounted image; empty mount points for /dev, /proc, /sys, /tmp, /mnt.
+build_tools_image() { # OUT
+	local out=$1 key stage f lib tools="/usr/bin/fio /usr/bin/iperf3 /usr/sbin/mke2fs /usr/sbin/e2fsck"
+	for f in $tools; do [ -x "$f" ] || die "$f not found (scripts/setup.sh installs fio, iperf3, e2fsprogs)"; done
+	command -v mke2fs >/dev/null || die "mke2fs not found: apt-get install e2fsprogs"
+	key=$({ input_key; sha256sum $tools; } | sha256sum | cut -c1-16)
+	[ -s "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ] && return 0
+	note "building $(basename "$out")"
+	stage=$(mktemp -d "$CACHE/stage.XXXXXX")
+	mkdir -p "$stage"/{bin,dev,proc,sys,tmp,mnt,etc}
+	cp "$BB" "$stage/bin/busybox"
+	for f in sh ls cat mount umount sync dd sha256sum; do ln -s busybox "$stage/bin/$f"; done
+	for f in $tools; do
+		mkdir -p "$stage$(dirname "$f")" && cp -L "$f" "$stage$f"
+		for lib in $(ldd "$f" | awk '$3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+			[ -e "$stage$lib" ] && continue
+			mkdir -p "$stage$(dirname "$lib")" && cp -L "$lib" "$stage$lib"
+		done
+	done
+	ln -s ../proc/self/mounts "$stage/etc/mtab"
+	rm -f "$out.tmp"
+	mke2fs -q -t ext4 -L hvkvm-tools -d "$stage" "$out.tmp" 256M || die "mke2fs -d failed"
+	mv "$out.tmp" "$out"
+	rm -rf "$stage"
+	echo "$key" >"$out.key"
+}
+build_tools_image "$CACHE/tools.img"
+
 cat >"$CACHE/images.env.tmp" <<EOF
 HVKVM_CACHE=$CACHE
 HVKVM_KVER=$KVER
@@ -229,6 +261,7 @@ HVKVM_MODULES=$KDIR/modules
 HVKVM_BUSYBOX=$BB
 HVKVM_GUEST_INITRD=$CACHE/guest.cpio.gz
 HVKVM_HOST_BASE=$CACHE/host-base.cpio
+HVKVM_TOOLS_IMAGE=$CACHE/tools.img
 EOF
 mv "$CACHE/images.env.tmp" "$CACHE/images.env"
 cat "$CACHE/images.env"

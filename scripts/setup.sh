@@ -8,6 +8,7 @@ packages=(
 	meson ninja-build gcc pkg-config liburing-dev python3       # build
 	qemu-system-x86 busybox-static cpio xz-utils kmod zstd      # guest images, nested test host
 	binutils                                                    # objcopy for the test guests
+	fio iperf3 e2fsprogs hyperv-daemons                         # tools the nested guests run
 )
 
 sudo_=""

@@ -8,6 +8,7 @@
 #include "firmware/acpi.h"
 #include "firmware/boot_layout.h"
 #include "firmware/kernel_loader.h"
+#include "board_control.h"
 #include "vcpu.h"
 #include "vcpu_setup.h"
 
@@ -88,8 +89,8 @@ static int load_acpi(struct board *b, uint64_t *rsdp_gpa, struct error *err)
 }
 
 int board_create(struct board *b, const struct run_options *opts, const struct kvm *kvm,
-		 struct event_loop *loop, struct chardev *console, struct error *err,
-		 bool *bad_input)
+		 struct event_loop *loop, struct chardev *console, struct control_server *ctl,
+		 struct error *err, bool *bad_input)
 {
 	struct boot_config boot = {
 		.kernel_path = opts->kernel,
@@ -121,6 +122,8 @@ int board_create(struct board *b, const struct run_options *opts, const struct k
 	}
 	ret = add_devices(b, opts, console, err);
 	if (ret == 0)
+		ret = board_control_attach(b, ctl, err);
+	if (ret == 0)
 		ret = load_acpi(b, &boot.rsdp_gpa, err);
 	if (ret < 0)
 		goto fail;
@@ -145,6 +148,7 @@ void board_destroy(struct board *b)
 {
 	/* The vCPUs are stopped: no handler runs any more. The partition and the VM go first so
 	 * that nothing reaches a device while it is torn down. */
+	board_control_detach(b);
 	vmbus_host_destroy(b->vmbus); /* closes the devices' channels */
 	vmbus_test_device_destroy(b->vmbus_test);
 	b->vmbus = NULL;

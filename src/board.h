@@ -17,6 +17,7 @@
 #include "vmbus/host.h"
 #include "vmbus/test_device.h"
 #include "kvm.h"
+#include "mgmt/control.h"
 #include "options.h"
 #include "vm.h"
 
@@ -32,6 +33,7 @@ struct board {
 	bool hv_ready;
 	struct vmbus_host *vmbus;              /* with the 'synic' feature */
 	struct vmbus_test_device *vmbus_test;  /* --vmbus-test-device */
+	struct control_server *control;        /* the VM's control socket, or NULL */
 	bool com1_ready, rtc_ready, pm_ready, kbc_ready;
 };
 
@@ -39,8 +41,8 @@ struct board {
  * user's input was at fault (exit 2) rather than the host (exit 1). */
 __attribute__((warn_unused_result))
 int board_create(struct board *b, const struct run_options *opts, const struct kvm *kvm,
-		 struct event_loop *loop, struct chardev *console, struct error *err,
-		 bool *bad_input);
+		 struct event_loop *loop, struct chardev *console, struct control_server *ctl,
+		 struct error *err, bool *bad_input);
 void board_destroy(struct board *b);
 
 #endif

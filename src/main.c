@@ -13,6 +13,8 @@
 #include "event_loop.h"
 #include "kvm.h"
 #include "log.h"
+#include "mgmt/control.h"
+#include "mgmt/ctl.h"
 #include "options.h"
 #include "terminal.h"
 #include "vcpu.h"
@@ -74,14 +76,15 @@ static int check_host_memory(const struct run_options *opts, struct error *err)
 
 /* One boot. Returns the process exit status, or -1 to boot again (reset with restart). */
 static int boot_once(const struct run_options *opts, const struct kvm *kvm,
-		     struct event_loop *loop, struct chardev *console, struct signal_watch *sig)
+		     struct event_loop *loop, struct chardev *console, struct control_server *ctl,
+		     struct signal_watch *sig)
 {
 	struct board board;
 	struct error err = {""};
 	bool bad_input = false;
 	int status, ret;
 
-	ret = board_create(&board, opts, kvm, loop, console, &err, &bad_input);
+	ret = board_create(&board, opts, kvm, loop, console, ctl, &err, &bad_input);
 	if (ret < 0) {
 		fprintf(stderr, "hvkvm: %s\n", err.msg);
 		return bad_input ? EXIT_BAD_INPUT : EXIT_GUEST_FAILURE;
@@ -118,6 +121,7 @@ static int cmd_run(int argc, char **argv)
 	struct terminal term = {.raw = false};
 	struct event_loop loop;
 	struct chardev console;
+	struct control_server *ctl = NULL;
 	struct kvm kvm;
 	sigset_t mask;
 	int status, ret;
@@ -162,16 +166,26 @@ static int cmd_run(int argc, char **argv)
 		status = EXIT_GUEST_FAILURE;
 		goto out_console;
 	}
+	if (opts.name || opts.control_path) {
+		if (control_server_open(&ctl, &loop, opts.name, opts.control_path, &err) < 0) {
+			fprintf(stderr, "hvkvm: %s\n", err.msg);
+			status = EXIT_BAD_INPUT;
+			goto out_signals;
+		}
+	}
 	vcpu_install_kick_handler();
 	signal(SIGPIPE, SIG_IGN); /* a closed console pipe is an error to handle, not death */
 	if (console.kind == CHARDEV_STDIO)
 		terminal_enter_raw(&term, STDIN_FILENO);
 
 	do
-		status = boot_once(&opts, &kvm, &loop, &console, &sig);
+		status = boot_once(&opts, &kvm, &loop, &console, ctl, &sig);
 	while (status < 0);
 
 	terminal_restore(&term);
+	if (ctl)
+		control_server_close(ctl);
+out_signals:
 	event_loop_unwatch(&loop, &sig.watch);
 	close(sig.watch.fd);
 out_console:
@@ -182,14 +196,23 @@ out_loop:
 	return status;
 }
 
+static void print_main_help(FILE *out)
+{
+	options_print_main_help(out);
+	fputs("\nA running VM is controlled with:\n"
+	      "  hvkvm ctl [--json] [--timeout SECONDS] VM COMMAND [ARGS...]\n"
+	      "  hvkvm ctl --list   (see 'hvkvm ctl --help'; 'hvkvm ctl VM help' lists COMMANDs)\n",
+	      out);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		options_print_main_help(stderr);
+		print_main_help(stderr);
 		return EXIT_BAD_INPUT;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-		options_print_main_help(stdout);
+		print_main_help(stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
@@ -198,6 +221,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl")) {
+		signal(SIGPIPE, SIG_IGN); /* a VM that hangs up is an answer to report, not death */
+		return ctl_main(argc - 1, argv + 1, stdout, stderr);
+	}
 	fprintf(stderr, "hvkvm: unknown command '%s' (see 'hvkvm --help')\n", argv[1]);
 	return EXIT_BAD_INPUT;
 }

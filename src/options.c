@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hv-enlight/hv.h"
+#include "mgmt/run_dir.h"
 #include "size_parse.h"
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
@@ -172,8 +173,8 @@ static int parse_one(int opt, const char *arg, struct run_options *o, struct err
 			return error_set(err, EINVAL, "at most %d --net options", OPTIONS_MAX_NICS);
 		return net_spec_parse(arg, &o->nics[o->nnics++], err) < 0 ? -EINVAL : 0;
 	case OPT_NAME:
-		if (!*arg || strlen(arg) > 64 || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(arg) || arg[0] == '.')
-			return error_set(err, EINVAL, "--name '%s': use 1-64 letters, digits, '.', '_' or '-'", arg);
+		if (run_dir_check_name(arg, err) < 0)
+			return -EINVAL;
 		o->name = arg;
 		return 0;
 	case OPT_CONTROL:

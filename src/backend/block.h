@@ -56,6 +56,8 @@ struct block_request {
 	uint64_t progress;         /* bytes done (short reads/writes are resubmitted) */
 	void *bounce;              /* aligned copy when the iovecs do not suit O_DIRECT */
 	struct iovec bounce_iov;
+	unsigned step;             /* which operation the request is at (block.c) */
+	struct block_request *next; /* waiting for a submission queue entry */
 };
 
 /* Opens and checks the image. One clear error (and -errno) for: missing file, a directory or
@@ -70,12 +72,14 @@ void block_close(struct block_dev *b);
 uint64_t block_size(const struct block_dev *b); /* bytes */
 bool block_readonly(const struct block_dev *b);
 bool block_can_discard(const struct block_dev *b);
+bool block_direct(const struct block_dev *b); /* O_DIRECT in effect (cache=none honoured) */
 unsigned block_inflight(const struct block_dev *b);
 const char *block_path(const struct block_dev *b);
 
-/* Loop thread. 0: done() will be called. -EROFS (write to a read-only disk), -EINVAL (range not
- * sector aligned or beyond the end, bad iovecs), -ENOMEM, -EBUSY (submission queue full): done()
- * is not called. */
+/* Loop thread only. 0: done() will be called. -EROFS (write to a read-only disk), -EINVAL (range
+ * not sector aligned or beyond the end, bad iovecs or pattern, unknown type), -ENOMEM: done() is
+ * not called. When the submission queue is full the request waits in the backend's own queue (no
+ * -EBUSY), so any number may be in flight. FLUSH ignores offset and length. */
 __attribute__((warn_unused_result))
 int block_submit(struct block_dev *b, struct block_request *req);
 

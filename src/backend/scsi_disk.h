@@ -26,23 +26,39 @@
 #define SCSI_SENSE_DATA_PROTECT 0x7
 #define SCSI_SENSE_ABORTED_COMMAND 0xb
 
+/* Additional sense codes (SPC-4 annex D) we produce, for transports that build their own sense. */
+#define SCSI_ASC_NO_ADDITIONAL_SENSE 0x00
+#define SCSI_ASC_WRITE_ERROR 0x0c
+#define SCSI_ASC_UNRECOVERED_READ_ERROR 0x11
+#define SCSI_ASC_PARAMETER_LIST_LENGTH_ERROR 0x1a
+#define SCSI_ASC_INVALID_COMMAND_OPERATION_CODE 0x20
+#define SCSI_ASC_LBA_OUT_OF_RANGE 0x21
+#define SCSI_ASC_INVALID_FIELD_IN_CDB 0x24
+#define SCSI_ASC_LOGICAL_UNIT_NOT_SUPPORTED 0x25
+#define SCSI_ASC_INVALID_FIELD_IN_PARAMETER_LIST 0x26
+#define SCSI_ASC_WRITE_PROTECTED 0x27 /* ASCQ 0x07: SPACE ALLOCATION FAILED WRITE PROTECT */
+#define SCSI_ASC_SAVING_PARAMETERS_NOT_SUPPORTED 0x39
+#define SCSI_ASC_INTERNAL_TARGET_FAILURE 0x44
+
 #define SCSI_SENSE_LEN 18          /* fixed-format sense data we produce */
 #define SCSI_UNMAP_MAX_DESCRIPTORS 64 /* MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT we advertise */
 
 /* What the disk is; filled by the caller, fixed while the disk exists. */
 struct scsi_disk_info {
-	uint64_t nblocks;            /* logical blocks */
-	uint32_t block_size;         /* logical block size: 512 or 4096 */
+	uint64_t nblocks;            /* logical blocks, at least 1 */
+	uint32_t block_size;         /* logical block size: 512 or 4096 (WRITE SAME's pattern fits) */
 	uint8_t phys_block_exp;      /* physical block = block_size << exp (READ CAPACITY 16) */
 	bool readonly;               /* MODE SENSE WP bit; writes get DATA PROTECT */
 	bool can_unmap;              /* UNMAP, WRITE SAME with UNMAP, LBPME, VPD B0/B2 */
 	bool write_cache;            /* caching page WCE: the guest must flush */
-	uint32_t max_transfer_blocks; /* VPD B0 MAXIMUM TRANSFER LENGTH; longer commands refused */
+	uint32_t max_transfer_blocks; /* VPD B0 MAXIMUM TRANSFER LENGTH (and MAXIMUM WRITE SAME
+				      * LENGTH); longer commands refused; 0 = no limit */
 	char vendor[9];              /* INQUIRY, space padded on output */
 	char product[17];
 	char revision[5];
-	char serial[21];             /* VPD 0x80 */
-	uint64_t wwn;                /* VPD 0x83 NAA-5 designator (IEEE registered) */
+	char serial[21];             /* VPD 0x80 (empty: the page is not offered, as QEMU does) */
+	uint64_t wwn;                /* VPD 0x83 NAA-5 designator (IEEE registered); the top
+				      * nibble is the NAA field and is sent as 5; 0 = none */
 };
 
 /* One block operation the caller runs. Byte offsets/lengths (blocks * block_size). */
@@ -52,16 +68,20 @@ struct scsi_io {
 	enum scsi_io_type type;
 	uint64_t offset;
 	uint64_t length;
-	bool fua;                    /* WRITE with FUA (or write_cache false: every write is FUA) */
+	bool fua;                    /* WRITE with FUA (or write_cache false: every WRITE,
+				      * WRITE_ZEROES and WRITE_SAME is FUA) */
 	/* READ/WRITE: the data is the first length bytes of the request's buffer. WRITE_SAME: the
-	 * pattern is plan.pattern (block_size bytes). */
+	 * pattern is plan.pattern (block_size bytes). FLUSH: offset and length are 0 (the whole
+	 * disk). */
 };
 
 struct scsi_plan {
 	uint8_t status;              /* SCSI_STATUS_* */
 	uint8_t sense[SCSI_SENSE_LEN];
 	uint8_t sense_len;           /* 0 when status is GOOD */
-	size_t data_len;             /* bytes of the buffer actually transferred (in or out) */
+	size_t data_len;             /* bytes of the buffer actually transferred (in or out); with
+				      * nio > 0, what will have moved if the I/O succeeds: finish()
+				      * keeps it on success and sets 0 on failure */
 	unsigned nio;
 	struct scsi_io io[SCSI_UNMAP_MAX_DESCRIPTORS];
 	uint8_t pattern[4096];       /* WRITE SAME's block, copied out of the data-out buffer */
@@ -69,8 +89,10 @@ struct scsi_plan {
 
 /* The command as the transport received it. buf: the data buffer (host addresses of guest
  * memory), buf_len bytes in total; for data-out commands the parameter data is read from it once,
- * for data-in commands it is written. A CDB asking to move more than buf_len bytes is refused
- * with ILLEGAL REQUEST (transport did not give the memory); less is fine (data_len tells). */
+ * for data-in commands it is written. A media transfer (READ/WRITE) or parameter list longer than
+ * buf_len is refused with ILLEGAL REQUEST, INVALID FIELD IN CDB (the transport did not give the
+ * memory); an allocation length longer than buf_len only truncates, as a short allocation
+ * length does (SPC: it is a maximum); data_len tells. cdb_len beyond 16 is ignored. */
 struct scsi_request {
 	const uint8_t *cdb;
 	unsigned cdb_len;
@@ -86,14 +108,17 @@ struct scsi_request {
 void scsi_disk_prepare(const struct scsi_disk_info *d, const struct scsi_request *r,
 		       struct scsi_plan *plan);
 /* After every plan.io ran: io_error 0 or the first -errno. Sets GOOD, or CHECK CONDITION with
- * MEDIUM ERROR (-EIO), DATA PROTECT (-EROFS), HARDWARE ERROR / other. */
+ * MEDIUM ERROR (-EIO: UNRECOVERED READ ERROR for reads, WRITE ERROR otherwise), DATA PROTECT
+ * (-EROFS: WRITE PROTECTED; -ENOSPC: SPACE ALLOCATION FAILED WRITE PROTECT), HARDWARE ERROR /
+ * INTERNAL TARGET FAILURE (other); data_len 0 on failure. */
 void scsi_disk_finish(const struct scsi_disk_info *d, struct scsi_plan *plan, int io_error);
 
 /* Fixed-format sense (0x70) into sense[SCSI_SENSE_LEN]; returns SCSI_SENSE_LEN. */
 unsigned scsi_build_sense(uint8_t *sense, uint8_t key, uint8_t asc, uint8_t ascq);
 
 /* REPORT LUNS for a transport that owns several LUNs: luns[0..n) into the buffer; same plan
- * conventions. */
+ * conventions (nio is 0). LUNs below 256 use peripheral addressing, up to 16383 flat space;
+ * larger ones have no single-level encoding and are left out. */
 void scsi_report_luns(const struct scsi_request *r, const uint16_t *luns, unsigned n,
 		      struct scsi_plan *plan);
 

@@ -91,26 +91,48 @@ static void test_close(void *opaque, struct vmbus_channel *ch)
 
 static const struct vmbus_device_ops test_ops = {.open = test_open, .close = test_close};
 
-int vmbus_test_device_create(struct vmbus_test_device **out, struct vmbus_host *host,
-			     const struct guest_mem *mem, struct error *err)
+static int offer(struct vmbus_test_device *d)
 {
-	struct vmbus_test_device *d = calloc(1, sizeof(*d));
-	struct vmbus_device_desc desc = {
+	const struct vmbus_device_desc desc = {
 		.if_type = VMBUS_GUID(0x8f6c1a2e, 0x3d5b, 0x4e7a, 0x9c, 0x0d, 0x5b, 0x1e, 0x2f, 0x3a,
 				      0x4c, 0x6d),
 		.if_instance = VMBUS_GUID(0x8f6c1a2e, 0x0000, 0x0000, 0x00, 0x00, 0x00, 0x00, 0x00,
 					  0x00, 0x00, 0x01),
 		.name = "test-echo",
 		.ops = &test_ops,
+		.opaque = d,
 	};
+
+	return vmbus_server_add_device(vmbus_host_server(d->host), &desc, &d->dev);
+}
+
+int vmbus_test_device_set_present(struct vmbus_test_device *d, bool present)
+{
+	if (present == (d->dev != NULL))
+		return -EALREADY;
+	if (present)
+		return offer(d);
+	vmbus_server_remove_device(vmbus_host_server(d->host), d->dev);
+	d->dev = NULL;
+	return 0;
+}
+
+bool vmbus_test_device_present(const struct vmbus_test_device *d)
+{
+	return d->dev != NULL;
+}
+
+int vmbus_test_device_create(struct vmbus_test_device **out, struct vmbus_host *host,
+			     const struct guest_mem *mem, struct error *err)
+{
+	struct vmbus_test_device *d = calloc(1, sizeof(*d));
 	int ret;
 
 	if (!d)
 		return error_set(err, ENOMEM, "out of memory");
 	d->host = host;
 	d->mem = mem;
-	desc.opaque = d;
-	ret = vmbus_server_add_device(vmbus_host_server(host), &desc, &d->dev);
+	ret = offer(d);
 	if (ret < 0) {
 		free(d);
 		return error_set(err, -ret, "cannot add the VMBus test device: %s", strerror(-ret));

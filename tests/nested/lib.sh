@@ -124,6 +124,7 @@ nested_qemu_cmd() {
 	shift 2
 	NESTED_QEMU=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "${NESTED_MEMORY:-3072}"
 		-smp "${NESTED_CPUS:-2}" -nographic -vga none -nic none -no-reboot -kernel "$HVKVM_VMLINUX" -initrd "$initrd"
+		-drive "file=$HVKVM_TOOLS_IMAGE,if=virtio,format=raw,readonly=on"
 		-append "console=ttyS0 panic=-1 quiet tsc=reliable hvinner=$inner${NESTED_APPEND:+ $NESTED_APPEND}" "$@")
 }
 

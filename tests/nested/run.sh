@@ -62,7 +62,7 @@ nested_part_hv() {
 # The scenarios run in one host boot, in this order: scenarios/NAME.sh inside the host, then
 # check_NAME from checks/NAME.sh on its output. Only core runs under QEMU (the rest need hvkvm).
 scenarios=(core)
-[ "$inner" = hvkvm ] && scenarios+=(hyperv vmbus)
+[ "$inner" = hvkvm ] && scenarios+=(hyperv vmbus storage)
 [ -z "${NESTED_ONLY-}" ] || read -ra scenarios <<<"$NESTED_ONLY"
 
 t0=${EPOCHREALTIME/./}

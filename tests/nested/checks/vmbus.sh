@@ -20,6 +20,22 @@ check_vmbus_cycle() {
 	timings+=" $name: $(since "$(kv up "$begin")" "$(kv up "$end")") for two boots;"
 }
 
+check_vmbus_hotplug() {
+	local name=vmbus-hotplug console begin end exitl why v
+	case_state $name
+	hv_expect_value $name/before vmbus-hotplug-before 1
+	v=$(host_line "@@case $name ctl remove: ")
+	if [[ $v == *"rescinded status=0" ]]; then pass $name/ctl-remove
+	else fail $name/ctl-remove "$(mismatch "$v" "'hvkvm ctl vm-vmbus vmbus-test remove' answering 'rescinded'")"; fi
+	hv_expect_value $name/rescinded vmbus-hotplug-removed 0
+	v=$(host_line "@@case $name ctl add: ")
+	if [[ $v == *"offered status=0" ]]; then pass $name/ctl-add
+	else fail $name/ctl-add "$(mismatch "$v" "'hvkvm ctl vm-vmbus vmbus-test add' answering 'offered'")"; fi
+	hv_expect_value $name/hot-added vmbus-hotplug-added 1
+	hv_expect_status $name 0
+}
+
 check_vmbus() {
 	check_vmbus_cycle
+	check_vmbus_hotplug
 }

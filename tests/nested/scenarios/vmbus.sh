@@ -13,5 +13,19 @@ run_case vmbus-cycle "$CASE_LIMIT" - 2 512M restart \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-vmbus-cycle hvtest-end=reboot"
 CASE_STOP=
 
+# Rescind and hot add while the guest runs, driven from the control socket when the guest asks.
+vmbus_hook() {
+	case $1 in
+	*"vmbus-request: "*)
+		echo "@@case vmbus-hotplug ctl ${1#*vmbus-request: }: $(hvkvm ctl vm-vmbus vmbus-test "${1#*vmbus-request: }" 2>&1; echo " status=$?")"
+		;;
+	esac
+}
+HVKVM_EXTRA="$_vb_extra --vmbus-test-device --name vm-vmbus"
+CASE_HOOK=vmbus_hook
+run_case vmbus-hotplug "$CASE_LIMIT" - 1 512M exit \
+	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-vmbus-hotplug hvtest-end=poweroff"
+CASE_HOOK=
+
 HVKVM_EXTRA=$_vb_extra
 GUEST_INITRD=$_vb_initrd

@@ -1,0 +1,132 @@
+/* The board's control commands (see board_control.h): each handler answers from the loop
+ * thread, where the VMBus devices live. */
+#include "board_control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "board.h"
+#include "log.h"
+#include "mgmt/json.h"
+
+/* Sends w's JSON with text, or an error if the writer failed. */
+static void reply_json(struct control_request *req, struct json_writer *w, const char *text)
+{
+	const char *json;
+
+	if (json_writer_finish(w, &json) < 0)
+		control_reply_error(req, "out of memory");
+	else
+		control_reply(req, json, text);
+	json_writer_free(w);
+}
+
+static void cmd_status(void *opaque, struct control_request *req, unsigned argc,
+		       const char *const *argv)
+{
+	struct board *b = opaque;
+	struct vmbus_server *server = b->vmbus ? vmbus_host_server(b->vmbus) : NULL;
+	uint32_t version = server ? vmbus_server_version(server) : 0;
+	struct json_writer w;
+	char text[256];
+
+	(void)argv;
+	if (argc) {
+		control_reply_error(req, "status takes no arguments");
+		return;
+	}
+	json_writer_init(&w);
+	json_object_begin(&w);
+	json_key(&w, "state");
+	json_string(&w, "running");
+	json_key(&w, "cpus");
+	json_uint(&w, b->vm.ncpus);
+	json_key(&w, "memory_mib");
+	json_uint(&w, b->vm.mem.size >> 20);
+	json_key(&w, "hyperv");
+	json_bool(&w, b->hv_ready);
+	json_key(&w, "vmbus_connected");
+	json_bool(&w, server && vmbus_server_connected(server));
+	json_key(&w, "vmbus_version");
+	if (version) {
+		snprintf(text, sizeof(text), "%u.%u", version >> 16, version & 0xffff);
+		json_string(&w, text);
+	} else {
+		json_null(&w);
+	}
+	json_object_end(&w);
+	snprintf(text, sizeof(text), "state: running\ncpus: %u\nmemory: %llu MiB\nvmbus: %s",
+		 b->vm.ncpus, (unsigned long long)(b->vm.mem.size >> 20),
+		 !server ? "none" : version ? "connected" : "not connected");
+	if (version)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), " (version %u.%u)",
+			 version >> 16, version & 0xffff);
+	reply_json(req, &w, text);
+}
+
+static void cmd_vmbus_test(void *opaque, struct control_request *req, unsigned argc,
+			   const char *const *argv)
+{
+	struct board *b = opaque;
+	bool present;
+	int ret;
+
+	if (argc != 1 || (strcmp(argv[0], "add") && strcmp(argv[0], "remove"))) {
+		control_reply_error(req, "usage: vmbus-test add|remove");
+		return;
+	}
+	present = !strcmp(argv[0], "add");
+	ret = vmbus_test_device_set_present(b->vmbus_test, present);
+	if (ret == -EALREADY)
+		control_reply_error(req, "the test device is %s", present ? "present" : "not present");
+	else if (ret < 0)
+		control_reply_error(req, "cannot %s the test device: %s", argv[0], strerror(-ret));
+	else
+		control_reply(req, NULL, present ? "offered" : "rescinded");
+}
+
+struct board_command {
+	const char *name;
+	const char *usage;
+	control_handler_fn *fn;
+	bool (*wanted)(const struct board *b);
+};
+
+static bool has_vmbus_test(const struct board *b)
+{
+	return b->vmbus_test != NULL;
+}
+
+static const struct board_command commands[] = {
+	{"status", "  the VM's state, CPUs, memory and VMBus connection", cmd_status, NULL},
+	{"vmbus-test", "add|remove  offer or rescind the VMBus test device", cmd_vmbus_test,
+	 has_vmbus_test},
+};
+
+int board_control_attach(struct board *b, struct control_server *ctl, struct error *err)
+{
+	b->control = ctl;
+	if (!ctl)
+		return 0;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct board_command *c = &commands[i];
+		int ret;
+
+		if (c->wanted && !c->wanted(b))
+			continue;
+		ret = control_register(ctl, c->name, c->usage, c->fn, b);
+		if (ret < 0)
+			return error_set(err, -ret, "cannot register control command %s", c->name);
+	}
+	return 0;
+}
+
+void board_control_detach(struct board *b)
+{
+	if (!b->control)
+		return;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		control_unregister(b->control, commands[i].name);
+	b->control = NULL;
+}
