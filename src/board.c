@@ -88,6 +88,34 @@ static int load_acpi(struct board *b, uint64_t *rsdp_gpa, struct error *err)
 	return acpi_build(&cfg, buf, BOOT_ACPI_SIZE, BOOT_ACPI_ADDR, rsdp_gpa, err);
 }
 
+/* The storvsp controllers, each with its --disk options' disks. */
+static int add_storage(struct board *b, const struct run_options *opts, struct error *err)
+{
+	for (unsigned c = 0; c < OPTIONS_MAX_CONTROLLERS; c++) {
+		struct storvsp_disk_config disks[OPTIONS_MAX_DISKS];
+		unsigned n = 0;
+		int ret;
+
+		for (unsigned i = 0; i < opts->ndisks; i++) {
+			const struct disk_spec *d = &opts->disks[i];
+
+			if (d->controller != c)
+				continue;
+			disks[n++] = (struct storvsp_disk_config){
+				.path = d->path, .readonly = d->readonly, .cache = d->cache,
+				.lun = (uint8_t)d->lun,
+			};
+		}
+		if (!n)
+			continue;
+		ret = storvsp_create(&b->storvsp[c], b->vmbus, &b->vm.mem, b->vm.ncpus, c, disks, n,
+				     err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int board_create(struct board *b, const struct run_options *opts, const struct kvm *kvm,
 		 struct event_loop *loop, struct chardev *console, struct control_server *ctl,
 		 struct error *err, bool *bad_input)
@@ -119,6 +147,11 @@ int board_create(struct board *b, const struct run_options *opts, const struct k
 			ret = vmbus_test_device_create(&b->vmbus_test, b->vmbus, &b->vm.mem, err);
 		if (ret < 0)
 			goto fail;
+		ret = add_storage(b, opts, err);
+		if (ret < 0) {
+			*bad_input = true; /* a disk the user named cannot be used */
+			goto fail;
+		}
 	}
 	ret = add_devices(b, opts, console, err);
 	if (ret == 0)
@@ -151,6 +184,10 @@ void board_destroy(struct board *b)
 	board_control_detach(b);
 	vmbus_host_destroy(b->vmbus); /* closes the devices' channels */
 	vmbus_test_device_destroy(b->vmbus_test);
+	for (unsigned c = 0; c < OPTIONS_MAX_CONTROLLERS; c++) {
+		storvsp_destroy(b->storvsp[c]); /* waits for in-flight I/O */
+		b->storvsp[c] = NULL;
+	}
 	b->vmbus = NULL;
 	b->vmbus_test = NULL;
 	if (b->hv_ready)

@@ -14,6 +14,7 @@
 #include "emulated/serial.h"
 #include "event_loop.h"
 #include "hv_host.h"
+#include "synthetic/storvsp.h"
 #include "vmbus/host.h"
 #include "vmbus/test_device.h"
 #include "kvm.h"
@@ -33,6 +34,7 @@ struct board {
 	bool hv_ready;
 	struct vmbus_host *vmbus;              /* with the 'synic' feature */
 	struct vmbus_test_device *vmbus_test;  /* --vmbus-test-device */
+	struct storvsp *storvsp[OPTIONS_MAX_CONTROLLERS]; /* SCSI controllers with --disk */
 	struct control_server *control;        /* the VM's control socket, or NULL */
 	bool com1_ready, rtc_ready, pm_ready, kbc_ready;
 };

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "board.h"
@@ -86,6 +87,77 @@ static void cmd_vmbus_test(void *opaque, struct control_request *req, unsigned a
 		control_reply(req, NULL, present ? "offered" : "rescinded");
 }
 
+/* disk-add SPEC: a --disk value; hot-adds the controller too if it has no disks yet. */
+static void cmd_disk_add(void *opaque, struct control_request *req, unsigned argc,
+			 const char *const *argv)
+{
+	struct board *b = opaque;
+	struct error err = {""};
+	struct disk_spec d;
+	struct storvsp_disk_config cfg;
+	struct storvsp **sv;
+	char text[160];
+	int ret;
+
+	if (argc != 1) {
+		control_reply_error(req, "usage: disk-add PATH[,readonly][,controller=N][,lun=N][,cache=none|writeback]");
+		return;
+	}
+	if (disk_spec_parse(argv[0], &d, &err) < 0) {
+		control_reply_error(req, "%s", err.msg);
+		return;
+	}
+	sv = &b->storvsp[d.controller];
+	for (int lun = 0; d.lun < 0 && lun <= OPTIONS_MAX_LUN; lun++)
+		if (!*sv || !storvsp_lun_used(*sv, (uint8_t)lun))
+			d.lun = lun;
+	if (d.lun < 0) {
+		control_reply_error(req, "controller %u has no free LUN", d.controller);
+		free((char *)d.path);
+		return;
+	}
+	cfg = (struct storvsp_disk_config){.path = d.path, .readonly = d.readonly,
+					   .cache = d.cache, .lun = (uint8_t)d.lun};
+	if (*sv)
+		ret = storvsp_add_disk(*sv, &cfg, &err);
+	else
+		ret = storvsp_create(sv, b->vmbus, &b->vm.mem, b->vm.ncpus, d.controller, &cfg, 1,
+				     &err);
+	free((char *)d.path);
+	if (ret < 0) {
+		control_reply_error(req, "%s", err.msg);
+		return;
+	}
+	snprintf(text, sizeof(text), "{\"controller\":%u,\"lun\":%d}", d.controller, d.lun);
+	control_reply(req, text, "added");
+}
+
+/* disk-remove [CONTROLLER:]LUN */
+static void cmd_disk_remove(void *opaque, struct control_request *req, unsigned argc,
+			    const char *const *argv)
+{
+	struct board *b = opaque;
+	struct error err = {""};
+	unsigned controller = 0, lun;
+	int used = 0;
+
+	if (argc != 1 ||
+	    !((sscanf(argv[0], "%u:%u%n", &controller, &lun, &used) == 2 && !argv[0][used]) ||
+	      (controller = 0, sscanf(argv[0], "%u%n", &lun, &used) == 1 && !argv[0][used])) ||
+	    controller >= OPTIONS_MAX_CONTROLLERS || lun > OPTIONS_MAX_LUN) {
+		control_reply_error(req, "usage: disk-remove [CONTROLLER:]LUN");
+		return;
+	}
+	if (!b->storvsp[controller]) {
+		control_reply_error(req, "no disks on controller %u", controller);
+		return;
+	}
+	if (storvsp_remove_disk(b->storvsp[controller], (uint8_t)lun, &err) < 0)
+		control_reply_error(req, "%s", err.msg);
+	else
+		control_reply(req, NULL, "removed");
+}
+
 struct board_command {
 	const char *name;
 	const char *usage;
@@ -98,10 +170,18 @@ static bool has_vmbus_test(const struct board *b)
 	return b->vmbus_test != NULL;
 }
 
+static bool has_vmbus(const struct board *b)
+{
+	return b->vmbus != NULL;
+}
+
 static const struct board_command commands[] = {
 	{"status", "  the VM's state, CPUs, memory and VMBus connection", cmd_status, NULL},
 	{"vmbus-test", "add|remove  offer or rescind the VMBus test device", cmd_vmbus_test,
 	 has_vmbus_test},
+	{"disk-add", "PATH[,readonly][,controller=N][,lun=N][,cache=none|writeback]  hot-add a SCSI disk",
+	 cmd_disk_add, has_vmbus},
+	{"disk-remove", "[CONTROLLER:]LUN  hot-remove a SCSI disk", cmd_disk_remove, has_vmbus},
 };
 
 int board_control_attach(struct board *b, struct control_server *ctl, struct error *err)

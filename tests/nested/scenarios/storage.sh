@@ -6,16 +6,23 @@ _st_initrd=$GUEST_INITRD
 [ -d /guest-extra ] && guest_initrd_plus /guest-extra /tmp/guest-storage.cpio.gz
 mkdir -p /scratch && mount -t tmpfs -o size=700m scratch /scratch
 
-# scratch: 256 MiB with the host's 1 MiB pattern at 1 MiB; ro: 16 MiB.
-dd if=/dev/zero of=/scratch/disk.img bs=1M count=0 seek=256 2>/dev/null
+# scratch: 384 MiB with the host's 1 MiB pattern at 1 MiB; ro: 16 MiB.
+dd if=/dev/zero of=/scratch/disk.img bs=1M count=0 seek=384 2>/dev/null
 dd if=/dev/urandom of=/scratch/hostpat bs=1M count=1 2>/dev/null
 dd if=/scratch/hostpat of=/scratch/disk.img bs=1M seek=1 conv=notrunc 2>/dev/null
 echo "@@case storage host-pattern $(sha256sum </scratch/hostpat | cut -d' ' -f1)"
 dd if=/dev/zero of=/scratch/ro.img bs=1M count=16 2>/dev/null
+dd if=/dev/zero of=/scratch/hot.img bs=1M count=8 2>/dev/null
 
 # When the guest says its pattern is flushed: kill -9 hvkvm, then read the pattern from the image.
 storage_hook() {
 	case $1 in
+	*"storage-request: "*)
+		_req=$(echo "${1#*storage-request: }" | tr -d '\r') # the console's lines end in CR LF
+		_out=$(hvkvm ctl vm-storage $_req 2>&1)
+		_st=$?
+		echo "@@case storage ctl ${_req%% *}: $_out status=$_st"
+		;;
 	*"storage-pattern-flushed: status 0"*)
 		kill -9 "$(cat /tmp/storage.pid)" 2>/dev/null
 		sleep 1
@@ -25,7 +32,7 @@ storage_hook() {
 	esac
 }
 
-HVKVM_EXTRA="$_st_extra --disk /scratch/disk.img --disk /scratch/ro.img,readonly --disk /dev/vda,readonly"
+HVKVM_EXTRA="$_st_extra --name vm-storage --disk /scratch/disk.img --disk /scratch/ro.img,readonly --disk /dev/vda,readonly"
 CASE_HOOK=storage_hook
 run_case storage "$CASE_LIMIT" - 4 512M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-storage hvtest-end=poweroff"

@@ -17,7 +17,10 @@ CASE_STOP=
 vmbus_hook() {
 	case $1 in
 	*"vmbus-request: "*)
-		echo "@@case vmbus-hotplug ctl ${1#*vmbus-request: }: $(hvkvm ctl vm-vmbus vmbus-test "${1#*vmbus-request: }" 2>&1; echo " status=$?")"
+		_req=$(echo "${1#*vmbus-request: }" | tr -d '\r') # the console's lines end in CR LF
+		_out=$(hvkvm ctl vm-vmbus vmbus-test "$_req" 2>&1)
+		_st=$?
+		echo "@@case vmbus-hotplug ctl $_req: $_out status=$_st"
 		;;
 	esac
 }
