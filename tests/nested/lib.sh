@@ -116,8 +116,9 @@ nested_initrd() {
 	cat "$HVKVM_HOST_BASE" "$@" >"$out.tmp" && mv "$out.tmp" "$out" || nested_die "cannot write $out"
 }
 
-# QEMU's command for the nested host, in NESTED_QEMU (an array); extra arguments are appended,
-# and $NESTED_APPEND to the host kernel's command line.
+# QEMU's command for the nested host, in NESTED_QEMU (an array); extra arguments are appended
+# (and the words of $NESTED_QEMU_ARGS, e.g. a benchmark's disk), and $NESTED_APPEND to the host
+# kernel's command line.
 #   nested_qemu_cmd INITRD INNER_VMM [QEMU_ARG...]
 nested_qemu_cmd() {
 	local initrd=$1 inner=$2
@@ -125,7 +126,8 @@ nested_qemu_cmd() {
 	NESTED_QEMU=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "${NESTED_MEMORY:-3072}"
 		-smp "${NESTED_CPUS:-2}" -nographic -vga none -nic none -no-reboot -kernel "$HVKVM_VMLINUX" -initrd "$initrd"
 		-drive "file=$HVKVM_TOOLS_IMAGE,if=virtio,format=raw,readonly=on"
-		-append "console=ttyS0 panic=-1 quiet tsc=reliable hvinner=$inner${NESTED_APPEND:+ $NESTED_APPEND}" "$@")
+		-append "console=ttyS0 panic=-1 quiet tsc=reliable hvinner=$inner${NESTED_APPEND:+ $NESTED_APPEND}"
+		${NESTED_QEMU_ARGS-} "$@")
 }
 
 # nested_boot LOG TIME_LIMIT INITRD INNER_VMM: boots the host without a terminal, bounded in time;

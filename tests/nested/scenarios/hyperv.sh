@@ -14,8 +14,10 @@ run_case hv-check "$CASE_LIMIT" - 4 512M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-time=10 hvtest-end=hv-reset"
 
 # A panic (sysrq c) reported through the crash MSRs with the kernel's message: status 3.
+CASE_PANICS=1
 run_case hv-panic "$CASE_LIMIT" - 1 512M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-end=panic"
+CASE_PANICS=
 
 # The same kernel with no Hyper-V at all.
 HVKVM_EXTRA="$_hv_extra -v --hyperv off"
