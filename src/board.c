@@ -147,6 +147,9 @@ int board_create(struct board *b, const struct run_options *opts, const struct k
 			ret = vmbus_test_device_create(&b->vmbus_test, b->vmbus, &b->vm.mem, err);
 		if (ret < 0)
 			goto fail;
+		ret = ic_set_create(&b->ics, b->vmbus, &b->vm.mem, &(struct ic_config){0}, err);
+		if (ret < 0)
+			goto fail;
 		ret = add_storage(b, opts, err);
 		if (ret < 0) {
 			*bad_input = true; /* a disk the user named cannot be used */
@@ -184,6 +187,8 @@ void board_destroy(struct board *b)
 	board_control_detach(b);
 	vmbus_host_destroy(b->vmbus); /* closes the devices' channels */
 	vmbus_test_device_destroy(b->vmbus_test);
+	ic_set_destroy(b->ics);
+	b->ics = NULL;
 	for (unsigned c = 0; c < OPTIONS_MAX_CONTROLLERS; c++) {
 		storvsp_destroy(b->storvsp[c]); /* waits for in-flight I/O */
 		b->storvsp[c] = NULL;

@@ -14,6 +14,7 @@
 #include "emulated/serial.h"
 #include "event_loop.h"
 #include "hv_host.h"
+#include "synthetic/ic_services.h"
 #include "synthetic/storvsp.h"
 #include "vmbus/host.h"
 #include "vmbus/test_device.h"
@@ -35,6 +36,9 @@ struct board {
 	struct vmbus_host *vmbus;              /* with the 'synic' feature */
 	struct vmbus_test_device *vmbus_test;  /* --vmbus-test-device */
 	struct storvsp *storvsp[OPTIONS_MAX_CONTROLLERS]; /* SCSI controllers with --disk */
+	struct ic_set *ics;                    /* integration services (with VMBus) */
+	uint8_t nic_macs[OPTIONS_MAX_NICS][6]; /* the synthetic NICs' MACs */
+	unsigned nnics;
 	struct control_server *control;        /* the VM's control socket, or NULL */
 	bool com1_ready, rtc_ready, pm_ready, kbc_ready;
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "board_ic_commands.h"
 #include "log.h"
 #include "mgmt/json.h"
 
@@ -189,6 +190,8 @@ int board_control_attach(struct board *b, struct control_server *ctl, struct err
 	b->control = ctl;
 	if (!ctl)
 		return 0;
+	if (board_ic_commands_attach(b, ctl, err) < 0)
+		return -EINVAL;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct board_command *c = &commands[i];
 		int ret;
@@ -206,6 +209,7 @@ void board_control_detach(struct board *b)
 {
 	if (!b->control)
 		return;
+	board_ic_commands_detach(b, b->control);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		control_unregister(b->control, commands[i].name);
 	b->control = NULL;

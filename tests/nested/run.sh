@@ -47,13 +47,17 @@ mkdir -p "$out" || nested_die "cannot create $out"
 nested_part_hv() {
 	local ko=kernel/arch/x86/kernel/msr.ko key stage bin=$NESTED_ROOT/tests/nested/guest-bin
 	[ -f "$HVKVM_MODULES/$ko" ] || nested_die "no $HVKVM_MODULES/$ko"
-	key=$({ sha256sum "$HVKVM_MODULES/$ko" "$bin"/*; echo "$HVKVM_KVER"; } | sha256sum | cut -c1-16)
+	local daemons="/usr/sbin/hv_kvp_daemon /usr/sbin/hv_vss_daemon /usr/sbin/hv_fcopy_daemon"
+	for f in $daemons; do [ -x "$f" ] || nested_die "$f not found (scripts/setup.sh installs hyperv-daemons)"; done
+	key=$({ sha256sum "$HVKVM_MODULES/$ko" "$bin"/* $daemons; echo "$HVKVM_KVER"; } | sha256sum | cut -c1-16)
 	NESTED_HV_PART=$NESTED_CACHE/hv-extra-$key.cpio
 	[ -s "$NESTED_HV_PART" ] && return 0
 	stage=$(mktemp -d "$NESTED_CACHE/stage.XXXXXX")
 	mkdir -p "$stage/guest-extra/lib/modules/$HVKVM_KVER/${ko%/*}"
 	cp "$HVKVM_MODULES/$ko" "$stage/guest-extra/lib/modules/$HVKVM_KVER/$ko"
 	mkdir -p "$stage/guest-extra/bin" && cp -p "$bin"/* "$stage/guest-extra/bin/"
+	_nested_copy_closure "$stage/guest-extra" $daemons
+	mkdir -p "$stage/guest-extra/usr/libexec" && cp -r /usr/libexec/hypervkvpd "$stage/guest-extra/usr/libexec/"
 	rm -f "$NESTED_CACHE"/hv-extra-*.cpio
 	_nested_cpio "$stage" "$NESTED_HV_PART"
 	rm -rf "$stage"
@@ -62,7 +66,7 @@ nested_part_hv() {
 # The scenarios run in one host boot, in this order: scenarios/NAME.sh inside the host, then
 # check_NAME from checks/NAME.sh on its output. Only core runs under QEMU (the rest need hvkvm).
 scenarios=(core)
-[ "$inner" = hvkvm ] && scenarios+=(hyperv vmbus storage)
+[ "$inner" = hvkvm ] && scenarios+=(hyperv vmbus storage ic)
 [ -z "${NESTED_ONLY-}" ] || read -ra scenarios <<<"$NESTED_ONLY"
 
 t0=${EPOCHREALTIME/./}

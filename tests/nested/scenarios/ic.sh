@@ -1,0 +1,29 @@
+# Integration-service scenarios of tests/nested/run.sh (hvkvm only): Debian's hv_utils and
+# hyperv-daemons (in /guest-extra) against hvkvm's ICs, driven with 'hvkvm ctl' when the guest
+# half (tests/nested/guest-bin/hvtest-ic) asks; the answer goes back on the guest's console.
+_ic_extra=${HVKVM_EXTRA-}
+_ic_initrd=$GUEST_INITRD
+[ -d /guest-extra ] && guest_initrd_plus /guest-extra /tmp/guest-ic.cpio.gz
+mkdir -p /scratch && mount -t tmpfs -o size=64m icscratch /scratch
+dd if=/dev/urandom of=/scratch/ic-file bs=1k count=100 2>/dev/null
+echo "@@case ic file $(sha256sum </scratch/ic-file | cut -d' ' -f1)"
+
+ic_hook() {
+	case $1 in
+	*"ic-request: "*)
+		_req=$(echo "${1#*ic-request: }" | tr -d '\r') # the console's lines end in CR LF
+		_out=$(hvkvm ctl --json vm-ic $_req 2>&1)
+		_st=$?
+		echo "@@case ic ctl ${_req%% *}: $_out status=$_st"
+		echo "status=$_st" >&3
+		;;
+	esac
+}
+HVKVM_EXTRA="$_ic_extra --name vm-ic"
+CASE_HOOK=ic_hook
+run_case ic "$CASE_LIMIT" - 2 512M exit \
+	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-ic hvtest-end=poweroff"
+CASE_HOOK=
+umount /scratch
+HVKVM_EXTRA=$_ic_extra
+GUEST_INITRD=$_ic_initrd
