@@ -116,6 +116,27 @@ static int add_storage(struct board *b, const struct run_options *opts, struct e
 	return 0;
 }
 
+/* The synthetic NICs, each on its tap device; the MAC derives from the VM's name unless given. */
+static int add_nics(struct board *b, const struct run_options *opts, struct error *err)
+{
+	for (unsigned i = 0; i < opts->nnics; i++) {
+		const struct net_spec *n = &opts->nics[i];
+		struct netvsp_config cfg = {.tap_name = n->tap, .mtu = n->mtu, .index = i};
+		int ret;
+
+		if (n->has_mac)
+			memcpy(cfg.mac, n->mac, 6);
+		else
+			net_mac_derive(opts->name ? opts->name : "hvkvm", i, cfg.mac);
+		ret = netvsp_create(&b->nics[i], b->vmbus, &b->vm.mem, b->vm.ncpus, &cfg, err);
+		if (ret < 0)
+			return ret;
+		memcpy(b->nic_macs[i], cfg.mac, 6);
+		b->nnics = i + 1;
+	}
+	return 0;
+}
+
 int board_create(struct board *b, const struct run_options *opts, const struct kvm *kvm,
 		 struct event_loop *loop, struct chardev *console, struct control_server *ctl,
 		 struct error *err, bool *bad_input)
@@ -151,8 +172,10 @@ int board_create(struct board *b, const struct run_options *opts, const struct k
 		if (ret < 0)
 			goto fail;
 		ret = add_storage(b, opts, err);
+		if (ret == 0)
+			ret = add_nics(b, opts, err);
 		if (ret < 0) {
-			*bad_input = true; /* a disk the user named cannot be used */
+			*bad_input = true; /* a disk or tap the user named cannot be used */
 			goto fail;
 		}
 	}
@@ -189,6 +212,11 @@ void board_destroy(struct board *b)
 	vmbus_test_device_destroy(b->vmbus_test);
 	ic_set_destroy(b->ics);
 	b->ics = NULL;
+	for (unsigned i = 0; i < OPTIONS_MAX_NICS; i++) {
+		netvsp_destroy(b->nics[i]);
+		b->nics[i] = NULL;
+	}
+	b->nnics = 0;
 	for (unsigned c = 0; c < OPTIONS_MAX_CONTROLLERS; c++) {
 		storvsp_destroy(b->storvsp[c]); /* waits for in-flight I/O */
 		b->storvsp[c] = NULL;

@@ -15,6 +15,7 @@
 #include "event_loop.h"
 #include "hv_host.h"
 #include "synthetic/ic_services.h"
+#include "synthetic/netvsp.h"
 #include "synthetic/storvsp.h"
 #include "vmbus/host.h"
 #include "vmbus/test_device.h"
@@ -37,7 +38,8 @@ struct board {
 	struct vmbus_test_device *vmbus_test;  /* --vmbus-test-device */
 	struct storvsp *storvsp[OPTIONS_MAX_CONTROLLERS]; /* SCSI controllers with --disk */
 	struct ic_set *ics;                    /* integration services (with VMBus) */
-	uint8_t nic_macs[OPTIONS_MAX_NICS][6]; /* the synthetic NICs' MACs */
+	struct netvsp *nics[OPTIONS_MAX_NICS]; /* --net: synthetic NICs */
+	uint8_t nic_macs[OPTIONS_MAX_NICS][6]; /* their MACs */
 	unsigned nnics;
 	struct control_server *control;        /* the VM's control socket, or NULL */
 	bool com1_ready, rtc_ready, pm_ready, kbc_ready;

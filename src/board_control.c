@@ -159,6 +159,27 @@ static void cmd_disk_remove(void *opaque, struct control_request *req, unsigned 
 		control_reply(req, NULL, "removed");
 }
 
+/* nic-link N up|down: the link state the guest's synthetic NIC N sees. */
+static void cmd_nic_link(void *opaque, struct control_request *req, unsigned argc,
+			 const char *const *argv)
+{
+	struct board *b = opaque;
+	unsigned nic;
+	int used = 0;
+
+	if (argc != 2 || sscanf(argv[0], "%u%n", &nic, &used) != 1 || argv[0][used] ||
+	    (strcmp(argv[1], "up") && strcmp(argv[1], "down"))) {
+		control_reply_error(req, "usage: nic-link N up|down");
+		return;
+	}
+	if (nic >= b->nnics) {
+		control_reply_error(req, "no NIC %u (the VM has %u)", nic, b->nnics);
+		return;
+	}
+	netvsp_set_link(b->nics[nic], !strcmp(argv[1], "up"));
+	control_reply(req, NULL, argv[1]);
+}
+
 struct board_command {
 	const char *name;
 	const char *usage;
@@ -176,6 +197,11 @@ static bool has_vmbus(const struct board *b)
 	return b->vmbus != NULL;
 }
 
+static bool has_nics(const struct board *b)
+{
+	return b->nnics > 0;
+}
+
 static const struct board_command commands[] = {
 	{"status", "  the VM's state, CPUs, memory and VMBus connection", cmd_status, NULL},
 	{"vmbus-test", "add|remove  offer or rescind the VMBus test device", cmd_vmbus_test,
@@ -183,6 +209,8 @@ static const struct board_command commands[] = {
 	{"disk-add", "PATH[,readonly][,controller=N][,lun=N][,cache=none|writeback]  hot-add a SCSI disk",
 	 cmd_disk_add, has_vmbus},
 	{"disk-remove", "[CONTROLLER:]LUN  hot-remove a SCSI disk", cmd_disk_remove, has_vmbus},
+	{"nic-link", "N up|down  the link state synthetic NIC N shows the guest", cmd_nic_link,
+	 has_nics},
 };
 
 int board_control_attach(struct board *b, struct control_server *ctl, struct error *err)

@@ -323,11 +323,13 @@ static void cmd_copy_file(void *o, struct control_request *req, unsigned argc,
 			src = NULL, i = argc;
 	}
 	if (!src || !dst || dst[0] != '/' || !(slash = strrchr(dst, '/'))[1] ||
-	    (size_t)(slash - dst) >= sizeof(dir)) {
+	    (size_t)(slash - dst) + 1 >= sizeof(dir)) {
 		control_reply_error(req, "usage: copy-file HOST_FILE /GUEST/DIR/NAME [--overwrite]");
 		return;
 	}
-	snprintf(dir, sizeof(dir), "%.*s", slash == dst ? 1 : (int)(slash - dst), dst);
+	/* The directory with its trailing '/': hv_fcopy_daemon creates (CREATE_PATH) only the
+	 * components that a '/' ends. */
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - dst) + 1, dst);
 	ret = ic_fcopy_copy_file(ic_set_fcopy(b->ics), src, dir, slash + 1, flags, done_simple, req);
 	if (ret < 0)
 		refused(req, "copy-file", ret);

@@ -26,7 +26,8 @@ uptime_s() {
 
 # inner_vmm CPUS MEMORY ON_REBOOT(restart|exit) CMDLINE: runs the inner guest in the foreground
 # with the current stdin/stdout as its console, under $HVINNER (hvkvm, or qemu for comparison;
-# $HVKVM_EXTRA and $INNER_QEMU_ARGS: more words for either).
+# $HVKVM_EXTRA and $INNER_QEMU_ARGS: more words for either; $INNER_PREFIX: a command hvkvm runs
+# under, e.g. "unshare -n" for a network namespace of its own).
 inner_vmm() {
 	case $HVINNER in
 	qemu)
@@ -37,7 +38,7 @@ inner_vmm() {
 			$([ "$3" = exit ] && echo -no-reboot)
 		;;
 	*)
-		set -- hvkvm run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --cmdline "$4" \
+		set -- ${INNER_PREFIX-} hvkvm run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --cmdline "$4" \
 			--memory "$2" --cpus "$1" --on-reboot "$3" ${HVKVM_EXTRA-}
 		;;
 	esac

@@ -66,7 +66,7 @@ nested_part_hv() {
 # The scenarios run in one host boot, in this order: scenarios/NAME.sh inside the host, then
 # check_NAME from checks/NAME.sh on its output. Only core runs under QEMU (the rest need hvkvm).
 scenarios=(core)
-[ "$inner" = hvkvm ] && scenarios+=(hyperv vmbus storage ic)
+[ "$inner" = hvkvm ] && scenarios+=(hyperv vmbus storage ic net)
 [ -z "${NESTED_ONLY-}" ] || read -ra scenarios <<<"$NESTED_ONLY"
 
 t0=${EPOCHREALTIME/./}

@@ -15,16 +15,16 @@ check_ic() {
 	local name=ic console begin end exitl why v file
 	case_state $name
 	ic_expect $name/heartbeat-healthy 1 heartbeat '"state":"healthy".*status=0$' "healthy"
-	ic_expect $name/kvp-hostname 1 kvp-get '"FullyQualifiedDomainName":"hvkvm-ic-guest".*status=0$' \
+	ic_expect $name/kvp-hostname 1 kvp-get '"FullyQualifiedDomainName":"hvkvm-ic-guest[.a-z]*".*status=0$' \
 		"the guest's FullyQualifiedDomainName hvkvm-ic-guest"
 	ic_expect $name/kvp-os 1 kvp-get '"OSName":"[^"]+"' "an OSName key"
-	ic_expect $name/kvp-get-key 2 kvp-get '^"?hvkvm-ic-guest' "the value of FullyQualifiedDomainName"
+	ic_expect $name/kvp-get-key 2 kvp-get '^\{"FullyQualifiedDomainName":"hvkvm-ic-guest[^,]*\}' "only FullyQualifiedDomainName"
 	ic_expect $name/kvp-set 1 kvp-set 'status=0$' "kvp-set accepted"
 	hv_expect_value $name/kvp-in-guest-pool ic-pool0 "HostKey=hvkvm-host-value-42"
 	ic_expect $name/copy-file 1 copy-file 'status=0$' "copy-file accepted"
 	file=$(host_line "@@case ic file " | cut -d' ' -f4)
 	hv_expect_value $name/copied-sha256 ic-copied "$file"
-	ic_expect $name/copy-refused-exists 2 copy-file 'exist.*status=1$' "an error saying the file exists (no --overwrite)"
+	ic_expect $name/copy-refused-exists 2 copy-file '(EXISTS|exists).*status=1$' "an error saying the file exists (no --overwrite)"
 	ic_expect $name/freeze 1 freeze 'status=0$' "freeze accepted by hv_vss_daemon"
 	ic_expect $name/thaw 1 thaw 'status=0$' "thaw accepted"
 	local t0 t1

@@ -12,10 +12,12 @@ ic_hook() {
 	case $1 in
 	*"ic-request: "*)
 		_req=$(echo "${1#*ic-request: }" | tr -d '\r') # the console's lines end in CR LF
+		_n=${_req%% *}
+		_req=${_req#* }
 		_out=$(hvkvm ctl --json vm-ic $_req 2>&1)
 		_st=$?
 		echo "@@case ic ctl ${_req%% *}: $_out status=$_st"
-		echo "status=$_st" >&3
+		echo "ic-done $_n status=$_st" >&3
 		;;
 	esac
 }

@@ -1,0 +1,50 @@
+# Network scenarios of tests/nested/run.sh (hvkvm only): Debian's hv_netvsc on hvkvm's netvsp.
+# hvkvm runs in a network namespace of its own (unshare -n) and creates tap device hvtap0 there;
+# the host's side (10.0.0.1, busybox httpd, iperf3 from the tools image /dev/vda) runs in that
+# namespace through nsenter, when the guest half (tests/nested/guest-bin/hvtest-net) asks.
+_net_extra=${HVKVM_EXTRA-}
+_net_initrd=$GUEST_INITRD
+[ -d /guest-extra ] && guest_initrd_plus /guest-extra /tmp/guest-net.cpio.gz
+mkdir -p /scratch /tools-host && mount -t tmpfs -o size=700m netscratch /scratch
+mount -o ro /dev/vda /tools-host && mount --bind /dev /tools-host/dev && mount -t proc proc /tools-host/proc
+dd if=/dev/urandom of=/scratch/big bs=1M count=256 2>/dev/null
+echo "@@case net from-host-sha $(sha256sum </scratch/big | cut -d' ' -f1)"
+
+net_in() { nsenter -t "$(cat /tmp/net.pid)" -n "$@"; }
+net_hook() {
+	case $1 in
+	*"net-request: "*)
+		_req=$(echo "${1#*net-request: }" | tr -d '\r') # the console's lines end in CR LF
+		_n=${_req%% *}
+		_req=${_req#* }
+		case $_req in
+		setup)
+			net_in ip addr add 10.0.0.1/24 dev hvtap0 && net_in ip link set hvtap0 up &&
+				net_in httpd -p 8080 -h /scratch &&
+				net_in chroot /tools-host /usr/bin/iperf3 -s -D >/dev/null 2>&1
+			;;
+		ping-guest) net_in ping -c 3 -W 5 10.0.0.2 >/dev/null 2>&1 ;;
+		fetch-from-guest)
+			net_in wget -q -O /scratch/from-guest http://10.0.0.2:8080/big
+			echo "@@case net to-host-sha $(sha256sum </scratch/from-guest | cut -d' ' -f1)"
+			rm -f /scratch/from-guest
+			;;
+		link-down) hvkvm ctl vm-net nic-link 0 down >/dev/null ;;
+		link-up) hvkvm ctl vm-net nic-link 0 up >/dev/null ;;
+		esac
+		_st=$?
+		echo "@@case net host $_req status=$_st"
+		echo "net-done $_n status=$_st" >&3
+		;;
+	esac
+}
+HVKVM_EXTRA="$_net_extra --name vm-net --net tap=hvtap0,mac=52:54:00:12:34:56,mtu=1500 --disk /dev/vda,readonly"
+INNER_PREFIX="unshare -n"
+CASE_HOOK=net_hook
+run_case net "$CASE_LIMIT" - 4 1024M exit \
+	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-net hvtest-end=poweroff"
+CASE_HOOK=
+INNER_PREFIX=
+umount /tools-host/proc /tools-host/dev /tools-host /scratch
+HVKVM_EXTRA=$_net_extra
+GUEST_INITRD=$_net_initrd
