@@ -37,6 +37,8 @@ fi
 printf 'this is not a kernel\n' >"$tmp/junk"
 truncate -s 64M "$tmp/big-initrd"
 mkdir "$tmp/dir"
+head -c 1000 /dev/zero >"$tmp/odd.img"
+truncate -s 1M "$tmp/disk.img"
 
 case_ missing-kernel "cannot open kernel .*/nope" run --kernel "$tmp/nope"
 case_ kernel-is-directory "kernel .*dir" run --kernel "$tmp/dir"
@@ -55,4 +57,16 @@ case_ no-kernel "no kernel given" run
 case_ bad-serial "--serial: 'tcp:1'" run --kernel "$guest" --serial tcp:1
 case_ serial-file-unwritable "/nonexistent/dir/x" run --kernel "$guest" --serial file:/nonexistent/dir/x
 case_ bad-debug-exit "--debug-exit" run --kernel "$guest" --debug-exit 70000
+# Disks and NICs (the files are checked when the board opens them, still before the guest runs).
+case_ disk-missing "nope: no such file" run --kernel "$guest" --disk "$tmp/nope"
+case_ disk-directory "dir: is a directory" run --kernel "$guest" --disk "$tmp/dir"
+case_ disk-odd-size "size 1000 is not a multiple of 512" run --kernel "$guest" --disk "$tmp/odd.img"
+case_ disk-bad-setting "unknown setting 'speed=9'" run --kernel "$guest" --disk "$tmp/disk.img,speed=9"
+case_ disk-same-lun "both on controller 0 LUN 3" run --kernel "$guest" --disk "$tmp/disk.img,lun=3" \
+	--disk "$tmp/odd.img,lun=3"
+case_ disk-without-hyperv "needs Hyper-V" run --kernel "$guest" --hyperv off --disk "$tmp/disk.img"
+case_ net-no-tap "no tap=NAME" run --kernel "$guest" --net mac=02:00:00:00:00:01
+case_ net-bad-mac "mac takes a unicast" run --kernel "$guest" --net tap=t0,mac=01:00:00:00:00:01
+case_ bad-name "VM name 'a/b'" run --kernel "$guest" --name a/b
+case_ ctl-no-vm "no VM named nosuchvm" ctl nosuchvm status
 exit $failed

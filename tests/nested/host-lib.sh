@@ -31,7 +31,7 @@ uptime_s() {
 inner_vmm() {
 	case $HVINNER in
 	qemu)
-		set -- qemu-system-x86_64 -accel kvm -cpu host -M "${INNER_QEMU_MACHINE:-pc}" \
+		set -- ${INNER_PREFIX-} qemu-system-x86_64 -accel kvm -cpu host -M "${INNER_QEMU_MACHINE:-pc}" \
 			-m "$2" -smp "$1" -nodefaults -no-user-config -display none \
 			-chardev stdio,id=con,signal=off -serial chardev:con \
 			-kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" -append "$4" ${INNER_QEMU_ARGS-} \
@@ -62,8 +62,9 @@ run_case() {
 	rm -f "/tmp/$1.panicked"
 	_run_case_once "$@"
 	# The nested platform itself sometimes crashes an inner guest ("stack guard page" in
-	# error_entry, see design.md): a case whose guest panicked unexpectedly runs once more,
-	# and the outside checks only its last run.
+	# error_entry, see design.md; or a triple fault with no message): a case whose guest
+	# panicked or triple-faulted unexpectedly runs once more, and the outside checks only its
+	# last run.
 	if [ -e "/tmp/$1.panicked" ] && [ -z "${CASE_PANICS-}" ]; then
 		echo "@@case $1 retry"
 		_run_case_once "$@"
@@ -127,14 +128,15 @@ _run_case_once() {
 		*"hvtime: "*)
 			echo "@@case $_name stamp host=$_at ${_line#*hvtime: }"
 			;;
-		*"Kernel panic - not syncing"*)
+		*"Kernel panic - not syncing"* | *"hvkvm: vCPU "*": triple fault"*)
 			[ -z "$_panicked" ] || continue
 			_panicked=1
 			: >"/tmp/$_name.panicked"
 			echo "@@case $_name panic"
+			_victim=$(cat "/tmp/$_name.pid") # this run's VMM, not a retry's
 			(
 				sleep 3
-				kill -9 "$(cat "/tmp/$_name.pid")"
+				kill -9 "$_victim"
 			) >/dev/null 2>&1 &
 			;;
 		esac

@@ -19,9 +19,10 @@ net_hook() {
 		_req=${_req#* }
 		case $_req in
 		setup)
+			net_in chroot /tools-host /usr/bin/iperf3 -s -D >/tmp/iperf-server.out 2>&1
+			echo "@@case net iperf-server status=$? $(head -n 3 /tmp/iperf-server.out | tr '\n' ' ')"
 			net_in ip addr add 10.0.0.1/24 dev hvtap0 && net_in ip link set hvtap0 up &&
-				net_in httpd -p 8080 -h /scratch &&
-				net_in chroot /tools-host /usr/bin/iperf3 -s -D >/dev/null 2>&1
+				net_in httpd -p 8080 -h /scratch
 			;;
 		ping-guest) net_in ping -c 3 -W 5 10.0.0.2 >/dev/null 2>&1 ;;
 		fetch-from-guest)
@@ -45,6 +46,8 @@ run_case net "$CASE_LIMIT" - 4 1024M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-net hvtest-end=poweroff"
 CASE_HOOK=
 INNER_PREFIX=
+killall httpd iperf3 2>/dev/null # the host side's servers outlive the namespace's VMM
+sleep 1
 umount /tools-host/proc /tools-host/dev /tools-host /scratch
 HVKVM_EXTRA=$_net_extra
 GUEST_INITRD=$_net_initrd
