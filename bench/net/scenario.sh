@@ -6,7 +6,7 @@
 _initrd=$GUEST_INITRD
 guest_initrd_plus /guest-extra /tmp/guest-bench.cpio.gz
 mkdir -p /tools-host && mount -o ro /dev/vda /tools-host && mount --bind /dev /tools-host/dev &&
-	mount -t proc proc /tools-host/proc
+	mount -t proc proc /tools-host/proc && mount -t tmpfs tmp /tools-host/tmp # iperf3's buffers
 CASE_LIMIT=${BENCH_LIMIT:-240}
 bench_in() { nsenter -t "$(cat "/tmp/bench-$_vmm-$_round.pid")" -n "$@"; }
 bench_hook() {

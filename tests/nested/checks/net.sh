@@ -14,11 +14,11 @@ check_net() {
 	if [[ $v == *"status=0" ]]; then pass $name/ping-guest
 	else fail $name/ping-guest "$(mismatch "$v" "the host's ping of 10.0.0.2 answered")"; fi
 	want=$(host_line "@@case net from-host-sha " | cut -d' ' -f4)
-	hv_expect_value $name/256mib-host-to-guest net-from-host "$want"
+	hv_expect_value $name/transfer-host-to-guest net-from-host "$want"
 	want=$(sed -n 's/^net-to-host-sha: //p' "$console")
 	v=$(host_line "@@case net to-host-sha " | cut -d' ' -f4)
-	if [ -n "$want" ] && [ "$v" = "$want" ]; then pass $name/256mib-guest-to-host
-	else fail $name/256mib-guest-to-host "$(mismatch "$v" "the guest's sha256 $want")"; fi
+	if [ -n "$want" ] && [ "$v" = "$want" ]; then pass $name/transfer-guest-to-host
+	else fail $name/transfer-guest-to-host "$(mismatch "$v" "the guest's sha256 $want")"; fi
 	hv_expect_value $name/iperf-send net-iperf-send-status 0
 	hv_expect_value $name/iperf-receive net-iperf-receive-status 0
 	chans=$(awk '/^net-channel: / && $3 > 0 { n++ } END { print n + 0 }' "$console")
