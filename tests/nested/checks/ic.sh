@@ -18,6 +18,9 @@ check_ic() {
 	ic_expect $name/kvp-hostname 1 kvp-get '"FullyQualifiedDomainName":"hvkvm-ic-guest[.a-z]*".*status=0$' \
 		"the guest's FullyQualifiedDomainName hvkvm-ic-guest"
 	ic_expect $name/kvp-os 1 kvp-get '"OSName":"[^"]+"' "an OSName key"
+	ic_expect $name/kvp-ipv4 1 kvp-get '"NetworkAddressIPv4":"10\.0\.1\.2' "the guest NIC's address 10.0.1.2"
+	ic_expect $name/kvp-nic-ip-info 1 kvp-get '"IPAddresses\[[^]]*\]":"10\.0\.1\.2' \
+		"the NIC's addresses through KVP_OP_GET_IP_INFO (by MAC 52:54:00:ab:cd:01)"
 	ic_expect $name/kvp-get-key 2 kvp-get '^\{"FullyQualifiedDomainName":"hvkvm-ic-guest[^,]*\}' "only FullyQualifiedDomainName"
 	ic_expect $name/kvp-set 1 kvp-set 'status=0$' "kvp-set accepted"
 	hv_expect_value $name/kvp-in-guest-pool ic-pool0 "HostKey=hvkvm-host-value-42"

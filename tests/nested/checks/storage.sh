@@ -33,7 +33,7 @@ check_storage_main() {
 	hv_expect_value $name/fio-verify storage-fio-status 0
 	chans=$(awk '/^storage-channel: / && $3 > 0 { n++ } END { print n + 0 }' "$console")
 	if [ "$chans" -ge 2 ]; then pass $name/multichannel
-	else fail $name/multichannel "$(mismatch "$chans channels with interrupts" ">= 2 (subchannels in use with 4 vCPUs)")"; fi
+	else fail $name/multichannel "$(mismatch "$chans channels with interrupts" ">= 2 (the subchannel in use with 2 vCPUs)")"; fi
 	img=$(host_line "@@case storage image-pattern " | cut -d' ' -f4)
 	v=$(sed -n 's/^storage-guest-pattern: //p' "$console" | head -n1)
 	if [ -n "$v" ] && [ "$img" = "$v" ]; then pass $name/flushed-survives-kill

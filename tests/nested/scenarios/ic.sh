@@ -21,7 +21,7 @@ ic_hook() {
 		;;
 	esac
 }
-HVKVM_EXTRA="$_ic_extra --name vm-ic"
+HVKVM_EXTRA="$_ic_extra --name vm-ic --net tap=ictap0,mac=52:54:00:ab:cd:01"
 CASE_HOOK=ic_hook
 run_case ic "$CASE_LIMIT" - 2 512M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-ic hvtest-end=poweroff"

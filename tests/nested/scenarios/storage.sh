@@ -34,7 +34,7 @@ storage_hook() {
 
 HVKVM_EXTRA="$_st_extra --name vm-storage --disk /scratch/disk.img --disk /scratch/ro.img,readonly --disk /dev/vda,readonly"
 CASE_HOOK=storage_hook
-run_case storage "$CASE_LIMIT" - 4 512M exit \
+run_case storage "$CASE_LIMIT" - 2 512M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-storage hvtest-end=poweroff"
 CASE_HOOK=
 
