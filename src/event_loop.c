@@ -209,13 +209,14 @@ static void dispatch(struct event_loop *loop, struct io_uring_cqe *cqe)
 		op->complete(op, res);
 		return;
 	}
-	if (!w)
+	/* A cancelled poll belongs to an earlier unwatch (its owner may have let the watch go):
+	 * not even read. */
+	if (!w || res == -ECANCELED)
 		return;
 	if (res >= 0 && w->armed)
 		w->ready(w, (unsigned)res);
-	/* A multishot poll ends on error or overflow; keep it going while still wanted. A
-	 * cancelled poll belongs to an earlier unwatch, even if the watch was armed again since. */
-	if (!more && w->armed && res != -ECANCELED && arm(loop, w) < 0)
+	/* A multishot poll ends on error or overflow; keep it going while still wanted. */
+	if (!more && w->armed && arm(loop, w) < 0)
 		w->armed = false;
 }
 

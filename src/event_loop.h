@@ -11,7 +11,10 @@
 struct event_loop;
 
 /* A descriptor watched for readability (multishot poll). ready() runs on the loop thread with the
- * poll revents; it must read what it can, the watch stays armed until event_loop_unwatch. */
+ * poll revents; it must read what it can, the watch stays armed until event_loop_unwatch. A
+ * readiness completion already queued when unwatch is called still reads the watch (and sees it
+ * disarmed): keep its memory until the loop has turned once more, or use one-shot operations
+ * (event_loop_get_sqe) for short-lived descriptors, as the control socket does. */
 struct event_watch {
 	int fd;
 	void (*ready)(struct event_watch *w, unsigned revents);
