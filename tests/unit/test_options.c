@@ -106,10 +106,71 @@ static void test_size_parse(void)
 	CHECK_EQ(uint_parse(" 1", 0xffff, &v), -EINVAL);
 }
 
+/* --disk, --net, --name, --control. */
+static void test_devices(void)
+{
+	struct run_options o;
+	struct error err = {""};
+	uint8_t mac[6], mac2[6];
+
+	CHECK_EQ(PARSE(&o, &err, "--kernel", "k", "--disk", "a.img", "--disk",
+		       "b.img,readonly,cache=writeback,lun=7", "--disk", "c.img,controller=1",
+		       "--disk", "d.img"), 0);
+	CHECK_EQ(o.ndisks, 4);
+	CHECK(!strcmp(o.disks[0].path, "a.img") && o.disks[0].lun == 0 && !o.disks[0].readonly);
+	CHECK_EQ(o.disks[0].cache, BLOCK_CACHE_NONE);
+	CHECK(o.disks[1].readonly && o.disks[1].lun == 7);
+	CHECK_EQ(o.disks[1].cache, BLOCK_CACHE_WRITEBACK);
+	CHECK(o.disks[2].controller == 1 && o.disks[2].lun == 0); /* its own controller's LUN 0 */
+	CHECK_EQ(o.disks[3].lun, 1);                            /* next free on controller 0 */
+
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--disk", ",readonly"), &err, "no file name");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--disk", "a,lun=64"), &err, "lun takes 0-63");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--disk", "a,lun=-1"), &err, "lun takes");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--disk", "a,controller=4"), &err,
+		     "controller takes 0-3");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--disk", "a,cache=sometimes"), &err,
+		     "cache takes none or writeback");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--disk", "a,bus=ide"), &err,
+		     "bus=ide is not supported");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--disk", "a,lun=2", "--disk", "b,lun=2"),
+		     &err, "both on controller 0 LUN 2");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--hyperv", "off", "--net", "tap=t0"), &err,
+		     "--net needs Hyper-V");
+
+	CHECK_EQ(PARSE(&o, &err, "--kernel", "k", "--net", "tap=t0", "--net",
+		       "tap=t1,mac=52:54:00:12:34:56,mtu=9000", "--name", "vm-1"), 0);
+	CHECK_EQ(o.nnics, 2);
+	CHECK(!strcmp(o.nics[0].tap, "t0") && !o.nics[0].has_mac && o.nics[0].mtu == 0);
+	CHECK(o.nics[1].has_mac && o.nics[1].mac[0] == 0x52 && o.nics[1].mac[5] == 0x56);
+	CHECK_EQ(o.nics[1].mtu, 9000);
+	CHECK(!strcmp(o.name, "vm-1"));
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--net", "mtu=1500"), &err, "no tap=NAME");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--net", "tap=0123456789abcdef"), &err,
+		     "1-15 characters");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--net", "tap=t,mac=01:00:00:00:00:00"),
+		     &err, "unicast");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--net", "tap=t,mac=52:54:00:12:34"), &err,
+		     "unicast");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--net", "tap=t,mtu=67"), &err, "68-65521");
+	expect_error(PARSE(&o, &err, "--kernel", "k", "--name", "../x"), &err, "VM name");
+
+	/* Derived MACs: stable, locally administered unicast, different per index and name. */
+	net_mac_derive("vm-1", 0, mac);
+	net_mac_derive("vm-1", 0, mac2);
+	CHECK(!memcmp(mac, mac2, 6));
+	CHECK_EQ(mac[0], 0x02);
+	net_mac_derive("vm-1", 1, mac2);
+	CHECK(memcmp(mac, mac2, 6) != 0);
+	net_mac_derive("vm-2", 0, mac2);
+	CHECK(memcmp(mac, mac2, 6) != 0);
+}
+
 int main(void)
 {
 	test_defaults_and_values();
 	test_bad_values();
 	test_size_parse();
+	test_devices();
 	return unit_done("test_options");
 }
