@@ -38,6 +38,7 @@ echo "$header"
 limit=${NESTED_TIMEOUT:-$((300 + rounds * 3 * (60 + 2 * runtime + 10)))}
 for attempt in 1 2; do
 	dir=$out/attempt-$attempt
+	[ $attempt = 1 ] && rm -rf "$out"/attempt-*
 	rm -rf "$dir" && mkdir -p "$dir"
 	nested_part_run "$dir" "$here/scenario.sh" "$out/hvkvm" "ROUNDS=$rounds" "BENCH_RUNTIME=$runtime"
 	nested_initrd "$dir/host.cpio" "$NESTED_GUEST_PART" "$NESTED_QEMU_PART" "$out/extra.cpio" "$NESTED_RUN_PART"
@@ -51,7 +52,7 @@ for attempt in 1 2; do
 done
 
 # "@@bench VMM ROUND JOB VALUE"
-results=$(sed -n 's/^[0-9.]* @@bench \([a-z-]*\) \([0-9]*\) \([^ ]*\) \([0-9.]*\)$/\1 \2 \3 \4/p' "$log")
+results=$(cat "$out"/attempt-*/serial.log | sed -n 's/^[0-9.]* @@bench \([a-z-]*\) \([0-9]*\) \([^ ]*\) \([0-9.]*\)$/\1 \2 \3 \4/p')
 [ -n "$results" ] || { echo "bench/net: no results; see $log" >&2; exit 2; }
 report() {
 	awk '
@@ -68,7 +69,7 @@ report() {
 			for (j = 1; j <= nj; j++) {
 				printf "%-14s", job[j] (job[j] ~ /rtt/ ? " ms" : " Mb/s")
 				for (i = 1; i <= nv; i++) { m[i] = median(val[vm[i], job[j]]); printf " %12.3f", m[i] }
-				for (i = 2; i <= nv; i++) printf " %16s", m[i] > 0 ? sprintf("%.2f", m[1] / m[i]) : "-"
+				for (i = 2; i <= nv; i++) printf " %16s", (m[i] > 0 ? sprintf("%.2f", m[1] / m[i]) : "-")
 				print ""
 			}
 			print "(throughput: higher is better; ping-rtt: lower is better, so a ratio below 1 favours hvkvm)"
@@ -77,6 +78,7 @@ report() {
 { echo "$header"; echo; echo "runs (VMM round job value):"; echo "$results" | sed 's/^/  /'; echo; report; } >"$out/results.txt"
 tail -n +2 "$out/results.txt"
 for v in $(cut -d' ' -f1 <<<"$results" | sort -u); do
-	[ "$(grep -c "^$v " <<<"$results")" = "$((rounds * 3))" ] || { echo "bench/net: $v: not every result came" >&2; exit 1; }
+	[ "$(grep "^$v " <<<"$results" | cut -d' ' -f3 | sort -u | wc -l)" = 3 ] ||
+		{ echo "bench/net: $v: not every result came" >&2; exit 1; }
 done
 exit 0

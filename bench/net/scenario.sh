@@ -36,7 +36,7 @@ for _round in $(seq 1 "${ROUNDS:-3}"); do
 		qemu | qemu-vhost)
 			_tap=qtap0 HVINNER=qemu
 			_vh=off; [ $_vmm = qemu-vhost ] && _vh=on
-			INNER_QEMU_ARGS="-netdev tap,id=n0,ifname=qtap0,script=no,downscript=no,vhost=$_vh -device virtio-net-pci,netdev=n0 -drive file=/dev/vda,if=virtio,format=raw,readonly=on"
+			INNER_QEMU_ARGS="-netdev tap,id=n0,ifname=qtap0,script=no,downscript=no,vhost=$_vh -device virtio-net-pci,netdev=n0,romfile= -drive file=/dev/vda,if=virtio,format=raw,readonly=on"
 			;;
 		esac
 		run_case "bench-$_vmm-$_round" "$CASE_LIMIT" - 2 1024M exit "$cmdline"
