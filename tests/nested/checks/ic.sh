@@ -12,6 +12,11 @@ ic_expect() { # CHECK N COMMAND REGEX WANT
 }
 
 check_ic() {
+	check_ic_main
+	check_ic_reboot
+}
+
+check_ic_main() {
 	local name=ic console begin end exitl why v file
 	case_state $name
 	ic_expect $name/heartbeat-healthy 1 heartbeat '"state":"healthy".*status=0$' "healthy"
@@ -39,5 +44,15 @@ check_ic() {
 	ic_expect $name/heartbeat-no-contact 2 heartbeat '"state":"(no-contact|missed)"' "no contact / missed after rmmod hv_utils"
 	ic_expect $name/shutdown 1 shutdown 'status=0$' "shutdown accepted"
 	hv_expect_line $name/orderly-poweroff "^hvkvm-guest: orderly poweroff" "the guest's orderly poweroff"
+	hv_expect_status $name 0
+}
+
+check_ic_reboot() {
+	local name=ic-reboot console begin end exitl why v
+	case_state $name
+	v=$(grep -E "^[0-9.]+ @@case $name ctl reboot: " "$log" | head -n1)
+	if [[ $v == *"status=0" ]]; then pass $name/ctl-reboot
+	else fail $name/ctl-reboot "$(mismatch "${v#* @@case $name ctl reboot: }" "'hvkvm ctl reboot' accepted")"; fi
+	hv_expect_line $name/orderly-reboot "^hvkvm-guest: orderly reboot" "the guest's orderly reboot"
 	hv_expect_status $name 0
 }

@@ -14,17 +14,25 @@ ic_hook() {
 		_req=$(echo "${1#*ic-request: }" | tr -d '\r') # the console's lines end in CR LF
 		_n=${_req%% *}
 		_req=${_req#* }
-		_out=$(hvkvm ctl --json vm-ic $_req 2>&1)
+		_out=$(hvkvm ctl --json "$_ic_vm" $_req 2>&1)
 		_st=$?
-		echo "@@case ic ctl ${_req%% *}: $_out status=$_st"
+		echo "@@case $_ic_case ctl ${_req%% *}: $_out status=$_st"
 		echo "ic-done $_n status=$_st" >&3
 		;;
 	esac
 }
 HVKVM_EXTRA="$_ic_extra --name vm-ic --net tap=ictap0,mac=52:54:00:ab:cd:01"
 CASE_HOOK=ic_hook
+_ic_case=ic _ic_vm=vm-ic
 run_case ic "$CASE_LIMIT" - 2 512M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-ic hvtest-end=poweroff"
+
+# A reboot asked for through the shutdown service: the guest's orderly reboot, and hvkvm
+# (--on-reboot exit) ends with 0.
+HVKVM_EXTRA="$_ic_extra --name vm-ic-reboot"
+_ic_case=ic-reboot _ic_vm=vm-ic-reboot
+run_case ic-reboot "$CASE_LIMIT" - 1 512M exit \
+	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-ic-reboot hvtest-end=poweroff"
 CASE_HOOK=
 umount /scratch
 HVKVM_EXTRA=$_ic_extra
