@@ -1,324 +1,11 @@
-/* JSON text per RFC 8259 (see json.h): the writer escapes per section 7 and replaces ill-formed
- * UTF-8 (RFC 3629 section 4) with U+FFFD; the reader accepts exactly the grammar of sections 2-7. */
-#include "mgmt/json.h"
+/* JSON text per RFC 8259 (see json.h), the reader: accepts exactly the grammar of sections 2-7;
+ * the control socket's requests and answers, and json_raw's check of embedded JSON. */
+#include "mgmt/json_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629 table: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one. */
-static size_t utf8_sequence(const unsigned char *p, size_t avail)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (avail < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
-bool json_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-
-	while (p < end) {
-		size_t n = utf8_sequence(p, (size_t)(end - p));
-
-		if (!n)
-			return false;
-		p += n;
-	}
-	return true;
-}
-
-/* ---- writer ---- */
-
-void json_writer_init(struct json_writer *w)
-{
-	memset(w, 0, sizeof(*w));
-}
-
-void json_writer_free(struct json_writer *w)
-{
-	free(w->buf);
-	memset(w, 0, sizeof(*w));
-}
-
-static void put(struct json_writer *w, const void *data, size_t n)
-{
-	if (w->error)
-		return;
-	if (w->cap - w->len <= n) { /* keep one byte for the NUL */
-		size_t cap = w->cap ? w->cap : 64;
-		char *b;
-
-		while (cap - w->len <= n) {
-			if (cap > SIZE_MAX / 2) {
-				w->error = -ENOMEM;
-				return;
-			}
-			cap *= 2;
-		}
-		b = realloc(w->buf, cap);
-		if (!b) {
-			w->error = -ENOMEM;
-			return;
-		}
-		w->buf = b;
-		w->cap = cap;
-	}
-	memcpy(w->buf + w->len, data, n);
-	w->len += n;
-	w->buf[w->len] = '\0';
-}
-
-static void put_char(struct json_writer *w, char c)
-{
-	put(w, &c, 1);
-}
-
-static void misuse(struct json_writer *w)
-{
-	if (!w->error)
-		w->error = -EINVAL;
-}
-
-static bool bit(uint64_t set, unsigned d)
-{
-	return (set >> d) & 1;
-}
-
-/* Before any value: the separator its position needs. */
-static bool value_begin(struct json_writer *w)
-{
-	if (w->error)
-		return false;
-	if (w->depth == 0) {
-		if (w->done) {
-			misuse(w);
-			return false;
-		}
-		return true;
-	}
-	if (bit(w->in_object, w->depth)) {
-		if (!w->want_value) {
-			misuse(w);
-			return false;
-		}
-		w->want_value = false;
-		return true;
-	}
-	if (bit(w->has_items, w->depth))
-		put_char(w, ',');
-	w->has_items |= 1ull << w->depth;
-	return true;
-}
-
-static void value_end(struct json_writer *w)
-{
-	if (w->depth == 0)
-		w->done = true;
-}
-
-static void container_begin(struct json_writer *w, char open, bool object)
-{
-	if (!value_begin(w))
-		return;
-	if (w->depth >= JSON_DEPTH_MAX) {
-		misuse(w);
-		return;
-	}
-	put_char(w, open);
-	w->depth++;
-	w->has_items &= ~(1ull << w->depth);
-	if (object)
-		w->in_object |= 1ull << w->depth;
-	else
-		w->in_object &= ~(1ull << w->depth);
-}
-
-static void container_end(struct json_writer *w, char close, bool object)
-{
-	if (w->error)
-		return;
-	if (w->depth == 0 || bit(w->in_object, w->depth) != object || w->want_value) {
-		misuse(w);
-		return;
-	}
-	put_char(w, close);
-	w->depth--;
-	value_end(w);
-}
-
-void json_object_begin(struct json_writer *w)
-{
-	container_begin(w, '{', true);
-}
-
-void json_object_end(struct json_writer *w)
-{
-	container_end(w, '}', true);
-}
-
-void json_array_begin(struct json_writer *w)
-{
-	container_begin(w, '[', false);
-}
-
-void json_array_end(struct json_writer *w)
-{
-	container_end(w, ']', false);
-}
-
-static void put_escaped(struct json_writer *w, const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-
-	put_char(w, '"');
-	while (p < end) {
-		const unsigned char *run = p;
-		size_t n;
-
-		/* Bytes that pass unchanged go out in one piece. */
-		while (p < end && *p >= 0x20 && *p != '"' && *p != '\\' &&
-		       (n = utf8_sequence(p, (size_t)(end - p))) != 0)
-			p += n;
-		put(w, run, (size_t)(p - run));
-		if (p == end)
-			break;
-		switch (*p) {
-		case '"':
-			put(w, "\\\"", 2);
-			break;
-		case '\\':
-			put(w, "\\\\", 2);
-			break;
-		case '\b':
-			put(w, "\\b", 2);
-			break;
-		case '\f':
-			put(w, "\\f", 2);
-			break;
-		case '\n':
-			put(w, "\\n", 2);
-			break;
-		case '\r':
-			put(w, "\\r", 2);
-			break;
-		case '\t':
-			put(w, "\\t", 2);
-			break;
-		default:
-			if (*p < 0x20) {
-				char esc[8];
-
-				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				put(w, esc, 6);
-			} else {
-				put(w, "\\ufffd", 6); /* not UTF-8: one replacement per bad byte */
-			}
-		}
-		p++;
-	}
-	put_char(w, '"');
-}
-
-void json_key(struct json_writer *w, const char *key)
-{
-	if (w->error)
-		return;
-	if (w->depth == 0 || !bit(w->in_object, w->depth) || w->want_value) {
-		misuse(w);
-		return;
-	}
-	if (bit(w->has_items, w->depth))
-		put_char(w, ',');
-	w->has_items |= 1ull << w->depth;
-	put_escaped(w, key, strlen(key));
-	put_char(w, ':');
-	w->want_value = true;
-}
-
-void json_string_len(struct json_writer *w, const char *s, size_t len)
-{
-	if (!value_begin(w))
-		return;
-	put_escaped(w, s, len);
-	value_end(w);
-}
-
-void json_string(struct json_writer *w, const char *s)
-{
-	json_string_len(w, s, strlen(s));
-}
-
-static void put_scalar(struct json_writer *w, const char *text)
-{
-	if (!value_begin(w))
-		return;
-	put(w, text, strlen(text));
-	value_end(w);
-}
-
-void json_int(struct json_writer *w, long long v)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%lld", v);
-	put_scalar(w, num);
-}
-
-void json_uint(struct json_writer *w, unsigned long long v)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%llu", v);
-	put_scalar(w, num);
-}
-
-void json_bool(struct json_writer *w, bool v)
-{
-	put_scalar(w, v ? "true" : "false");
-}
-
-void json_null(struct json_writer *w)
-{
-	put_scalar(w, "null");
-}
-
-int json_writer_finish(struct json_writer *w, const char **text)
-{
-	*text = NULL;
-	if (w->error)
-		return w->error;
-	if (!w->done || w->depth)
-		return -EINVAL;
-	*text = w->buf;
-	return 0;
-}
 
 /* ---- reader ---- */
 
@@ -395,7 +82,7 @@ static void put_utf8(struct json_writer *w, unsigned cp)
 		b[3] = (unsigned char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	put(w, b, n);
+	json_put(w, b, n);
 }
 
 /* The \ escape at ps->p (just past the backslash): its code point, after a low surrogate too. */
@@ -469,16 +156,16 @@ static int parse_string(struct parser *ps, struct json_writer *decoded, struct j
 		}
 		if (c < 0x20)
 			return fail(ps, "control character in string");
-		n = utf8_sequence(ps->p, (size_t)(ps->end - ps->p));
+		n = json_utf8_sequence(ps->p, (size_t)(ps->end - ps->p));
 		if (!n)
 			return fail(ps, "invalid UTF-8 in string");
 		if (decoded)
-			put(decoded, ps->p, n);
+			json_put(decoded, ps->p, n);
 		ps->p += n;
 	}
 	ps->p++;
 	if (raw)
-		put(raw, open, (size_t)(ps->p - open));
+		json_put(raw, open, (size_t)(ps->p - open));
 	if ((decoded && decoded->error) || (raw && raw->error))
 		return out_of_memory(ps);
 	return 0;
@@ -520,7 +207,7 @@ static int parse_number(struct parser *ps, struct json_writer *raw)
 			ps->p++;
 	}
 	if (raw)
-		put(raw, from, (size_t)(ps->p - from));
+		json_put(raw, from, (size_t)(ps->p - from));
 	return 0;
 }
 
@@ -532,7 +219,7 @@ static int parse_literal(struct parser *ps, const char *word, struct json_writer
 		return fail(ps, "unexpected character");
 	ps->p += n;
 	if (raw)
-		put(raw, word, n);
+		json_put(raw, word, n);
 	return 0;
 }
 
@@ -549,7 +236,7 @@ static int parse_container(struct parser *ps, struct json_writer *raw)
 		return fail(ps, "nested too deep");
 	ps->depth++;
 	if (raw)
-		put_char(raw, (char)*ps->p);
+		json_put_char(raw, (char)*ps->p);
 	ps->p++;
 	skip_space(ps);
 	if (at(ps, close))
@@ -567,7 +254,7 @@ static int parse_container(struct parser *ps, struct json_writer *raw)
 				return fail(ps, "expected ':'");
 			ps->p++;
 			if (raw)
-				put_char(raw, ':');
+				json_put_char(raw, ':');
 		}
 		ret = parse_value(ps, raw);
 		if (ret < 0)
@@ -579,13 +266,13 @@ static int parse_container(struct parser *ps, struct json_writer *raw)
 			return fail(ps, object ? "expected ',' or '}'" : "expected ',' or ']'");
 		ps->p++;
 		if (raw)
-			put_char(raw, ',');
+			json_put_char(raw, ',');
 	}
 closed:
 	ps->p++;
 	ps->depth--;
 	if (raw) {
-		put_char(raw, close);
+		json_put_char(raw, close);
 		if (raw->error)
 			return out_of_memory(ps);
 	}
@@ -628,26 +315,26 @@ void json_raw(struct json_writer *w, const char *text, size_t len)
 {
 	struct parser ps;
 
-	if (!value_begin(w))
+	if (!json_value_begin(w))
 		return;
 	parser_init(&ps, text, len, NULL);
 	if (parse_value(&ps, w) < 0) {
-		misuse(w);
+		json_misuse(w);
 		return;
 	}
 	skip_space(&ps);
 	if (ps.p != ps.end) {
-		misuse(w);
+		json_misuse(w);
 		return;
 	}
-	value_end(w);
+	json_value_end(w);
 }
 
 /* A decoded string taken out of its buffer (a new empty string when nothing was written). */
 static int take_string(struct parser *ps, struct json_writer *b, char **out)
 {
 	if (!b->buf)
-		put(b, "", 0);
+		json_put(b, "", 0);
 	if (b->error) {
 		json_writer_free(b);
 		return out_of_memory(ps);
