@@ -1,6 +1,6 @@
-/* RNDIS control messages and the receive filter (see rndis.h; the OIDs are rndis_oid.c). Facts: Linux
- * drivers/net/hyperv/rndis_filter.c (what the guest sends and checks), openvmm netvsp
- * handle_oid_query / handle_oid_set (what Hyper-V answers). */
+/* RNDIS control messages and the receive filter (see rndis.h; the OIDs are in rndis_oid.c).
+ * Facts: Linux drivers/net/hyperv/rndis_filter.c (what the guest sends and checks), openvmm
+ * netvsp (what Hyper-V answers). */
 #include "synthetic/rndis_internal.h"
 
 #include <stddef.h>
