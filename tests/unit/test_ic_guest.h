@@ -13,6 +13,7 @@
 #include "event_loop.h"
 #include "synthetic/ic.h"
 #include "test_hv_fake.h"
+#include "vmbus_guest_msgs.h"
 #include "vmbus/host.h"
 #include "vmbus/packet.h"
 #include "vmbus/protocol.h"
@@ -248,40 +249,24 @@ static inline uint32_t g_open_pages(struct gharness *h, int i, unsigned data_pag
 	uint64_t gpa = G_RING_BASE + (uint64_t)i * G_RING_SPAN;
 	unsigned npages = 2 * (data_pages + 1);
 	uint8_t buf[VMBUS_MESSAGE_MAX];
-	struct vmbus_msg_gpadl_header gh;
-	struct vmbus_gpa_range r = {.byte_count = npages * 4096u, .byte_offset = 0};
 	struct vmbus_msg_open_channel oc;
-	uint32_t off;
+	uint32_t len, carried;
 
 	c->h = h;
 	c->data_pages = data_pages;
 	c->gpadl = ++h->next_gpadl;
 	gring_init(&c->tx, h->fh->ram + gpa, data_pages);
 	gring_init(&c->rx, h->fh->ram + gpa + 4096u * (data_pages + 1), data_pages);
-	memset(&gh, 0, sizeof(gh));
-	gh.header.msgtype = CHANNELMSG_GPADL_HEADER;
-	gh.child_relid = c->relid;
-	gh.gpadl = c->gpadl;
-	gh.rangecount = 1;
-	gh.range_buflen = (uint16_t)(sizeof(r) + npages * 8u);
-	memcpy(buf, &gh, sizeof(gh));
-	memcpy(buf + sizeof(gh), &r, sizeof(r));
-	off = sizeof(gh) + sizeof(r);
-	for (unsigned p = 0; p < npages; p++, off += 8) {
-		uint64_t pfn = gpa / 4096 + p;
-
-		memcpy(buf + off, &pfn, 8);
+	len = vmbus_guest_gpadl_header(buf, c->relid, c->gpadl, gpa / 4096, npages, npages * 4096u,
+				       &carried);
+	g_post(h, VMBUS_MESSAGE_CONNECTION_ID, buf, len);
+	for (uint32_t done = carried; done < npages; done += carried) {
+		len = vmbus_guest_gpadl_body(buf, c->gpadl, gpa / 4096 + done, npages - done, &carried);
+		g_post(h, VMBUS_MESSAGE_CONNECTION_ID, buf, len);
 	}
-	g_post(h, VMBUS_MESSAGE_CONNECTION_ID, buf, off);
 	if (g_expect(h, CHANNELMSG_GPADL_CREATED))
 		CHECK_EQ(g_msg_u32(h, 16), 0);
-	memset(&oc, 0, sizeof(oc));
-	oc.header.msgtype = CHANNELMSG_OPENCHANNEL;
-	oc.child_relid = c->relid;
-	oc.openid = c->relid;
-	oc.ringbuffer_gpadlhandle = c->gpadl;
-	oc.target_vp = 0;
-	oc.downstream_ringbuffer_pageoffset = data_pages + 1;
+	oc = vmbus_guest_open(c->relid, c->gpadl, data_pages + 1, 0);
 	g_post(h, VMBUS_MESSAGE_CONNECTION_ID, &oc, sizeof(oc));
 	if (!g_expect(h, CHANNELMSG_OPENCHANNEL_RESULT))
 		return ~0u;

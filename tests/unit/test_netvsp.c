@@ -19,6 +19,7 @@
 #include "synthetic/rndis_protocol.h"
 #include "test_hv_fake.h"
 #include "unit.h"
+#include "vmbus_guest_msgs.h"
 #include "vmbus/packet.h"
 #include "vmbus/protocol.h"
 #include "vmbus/ring.h"
@@ -32,8 +33,6 @@
 #define DATA_PFN 0x300u   /* free pages for GPA-direct frames */
 #define RECV_GPADL 0xcafe0u
 #define SEND_GPADL 0x5e0u
-#define HEADER_PFNS 26
-#define BODY_PFNS 28
 
 static const uint8_t MAC[6] = {0x00, 0x15, 0x5d, 0x11, 0x22, 0x33};
 static const uint8_t MS_KEY[40] = {
@@ -237,39 +236,13 @@ static void post(struct env *e, const void *msg, uint32_t size)
 static void gpadl(struct env *e, uint32_t rel, uint32_t handle, uint64_t pfn0, uint32_t npages)
 {
 	uint8_t buf[VMBUS_MESSAGE_MAX];
-	struct vmbus_msg_gpadl_header h;
-	struct vmbus_gpa_range r = {.byte_count = npages * 4096u, .byte_offset = 0};
-	uint32_t done, cnt, off;
+	uint32_t done, n, len;
 
-	memset(&h, 0, sizeof(h));
-	h.header.msgtype = CHANNELMSG_GPADL_HEADER;
-	h.child_relid = rel;
-	h.gpadl = handle;
-	h.rangecount = 1;
-	h.range_buflen = (uint16_t)(sizeof(r) + npages * 8u);
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), &r, sizeof(r));
-	off = sizeof(h) + sizeof(r);
-	cnt = npages < HEADER_PFNS ? npages : HEADER_PFNS;
-	for (uint32_t i = 0; i < cnt; i++, off += 8) {
-		uint64_t pfn = pfn0 + i;
-
-		memcpy(buf + off, &pfn, 8);
-	}
-	post(e, buf, off);
-	for (done = cnt; done < npages; done += cnt) {
-		struct vmbus_msg_gpadl_body b = {.header.msgtype = CHANNELMSG_GPADL_BODY,
-						  .gpadl = handle};
-
-		cnt = npages - done < BODY_PFNS ? npages - done : BODY_PFNS;
-		memcpy(buf, &b, sizeof(b));
-		off = sizeof(b);
-		for (uint32_t i = 0; i < cnt; i++, off += 8) {
-			uint64_t pfn = pfn0 + done + i;
-
-			memcpy(buf + off, &pfn, 8);
-		}
-		post(e, buf, off);
+	len = vmbus_guest_gpadl_header(buf, rel, handle, pfn0, npages, npages * 4096u, &done);
+	post(e, buf, len);
+	for (; done < npages; done += n) {
+		len = vmbus_guest_gpadl_body(buf, handle, pfn0 + done, npages - done, &n);
+		post(e, buf, len);
 	}
 }
 
@@ -281,17 +254,11 @@ static struct vmbus_channel *channel(struct env *e, unsigned ch)
 /* Opens channel ch with a ring GPADL of 16 pages, down pages of them host -> guest. */
 static void open_chan_split(struct env *e, unsigned ch, uint32_t up)
 {
-	struct vmbus_msg_open_channel m;
 	uint32_t pfn = RING_PFN + ch * RING_PAGES;
+	struct vmbus_msg_open_channel m = vmbus_guest_open(relid(ch), 0x100 + ch, up, 0);
 
 	memset(e->fh->ram + (uint64_t)pfn * 4096, 0, RING_PAGES * 4096);
 	gpadl(e, relid(ch), 0x100 + ch, pfn, RING_PAGES);
-	memset(&m, 0, sizeof(m));
-	m.header.msgtype = CHANNELMSG_OPENCHANNEL;
-	m.child_relid = relid(ch);
-	m.openid = relid(ch);
-	m.ringbuffer_gpadlhandle = 0x100 + ch;
-	m.downstream_ringbuffer_pageoffset = up;
 	post(e, &m, sizeof(m));
 	CHECK(channel(e, ch) && vmbus_channel_is_open(channel(e, ch)));
 	e->up[ch].hdr = e->fh->ram + (uint64_t)pfn * 4096;

@@ -16,6 +16,7 @@
 #include "synthetic/storvsp.h"
 #include "synthetic/storvsp_internal.h"
 #include "unit.h"
+#include "vmbus_guest_msgs.h"
 #include "vmbus/ring.h"
 
 #define PG 4096u
@@ -309,39 +310,18 @@ static uint32_t open_chan(struct env *e, struct gchan *gc, uint32_t relid, unsig
 	unsigned n = tx_pages + rx_pages;
 	uint64_t pfn0 = alloc_pages(e, n);
 	uint32_t handle = e->next_gpadl++;
-	struct vmbus_msg_gpadl_header h;
-	struct vmbus_gpa_range r = { .byte_count = n * PG };
-	struct vmbus_msg_open_channel o;
+	struct vmbus_msg_open_channel o = vmbus_guest_open(relid, handle, tx_pages, 0);
 	const struct msg *m;
-	unsigned off;
+	uint32_t len, carried;
 
-	CHECK(n <= 26);
+	CHECK(n <= GPADL_HEADER_PFNS); /* one message */
 	gc->relid = relid;
 	gring_init(e, &gc->tx, pfn0, tx_pages);
 	gring_init(e, &gc->rx, pfn0 + tx_pages, rx_pages);
-	memset(&h, 0, sizeof(h));
-	h.header.msgtype = CHANNELMSG_GPADL_HEADER;
-	h.child_relid = relid;
-	h.gpadl = handle;
-	h.rangecount = 1;
-	h.range_buflen = (uint16_t)(sizeof(r) + n * 8u);
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), &r, sizeof(r));
-	off = sizeof(h) + sizeof(r);
-	for (unsigned i = 0; i < n; i++, off += 8) {
-		uint64_t pfn = pfn0 + i;
-
-		memcpy(buf + off, &pfn, 8);
-	}
-	post(e, buf, off);
+	len = vmbus_guest_gpadl_header(buf, relid, handle, pfn0, n, n * PG, &carried);
+	post(e, buf, len);
 	m = take(e, CHANNELMSG_GPADL_CREATED);
 	CHECK_EQ(u32_at(m, 16), 0);
-	memset(&o, 0, sizeof(o));
-	o.header.msgtype = CHANNELMSG_OPENCHANNEL;
-	o.child_relid = relid;
-	o.openid = relid;
-	o.ringbuffer_gpadlhandle = handle;
-	o.downstream_ringbuffer_pageoffset = tx_pages;
 	post(e, &o, sizeof(o));
 	m = take(e, CHANNELMSG_OPENCHANNEL_RESULT);
 	return u32_at(m, 16);

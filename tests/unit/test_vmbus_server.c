@@ -12,6 +12,7 @@
 #include "hv-enlight/tlfs.h"
 #include "log.h"
 #include "unit.h"
+#include "vmbus_guest_msgs.h"
 #include "vmbus/server.h"
 
 #define RAM_SIZE (4u << 20)
@@ -21,8 +22,8 @@
 #define MAX_EVENTS 64
 
 /* Linux's split: 26 page numbers fit in a GPADL_HEADER with one range, 28 in a GPADL_BODY. */
-#define HEADER_PFNS 26
-#define BODY_PFNS 28
+#define HEADER_PFNS GPADL_HEADER_PFNS
+#define BODY_PFNS GPADL_BODY_PFNS
 
 struct sent {
 	unsigned vp, sint;
@@ -252,40 +253,14 @@ static uint32_t gpadl_msgs(struct env *e, uint32_t relid, uint32_t handle, uint6
 			   uint32_t npages, uint32_t byte_count, bool bodies)
 {
 	uint8_t buf[VMBUS_MESSAGE_MAX];
-	struct vmbus_msg_gpadl_header h;
-	struct vmbus_gpa_range r = { .byte_count = byte_count, .byte_offset = 0 };
-	uint32_t done, n, off;
+	uint32_t done, n, len;
 
-	memset(&h, 0, sizeof(h));
-	h.header.msgtype = CHANNELMSG_GPADL_HEADER;
-	h.child_relid = relid;
-	h.gpadl = handle;
-	h.rangecount = 1;
-	h.range_buflen = (uint16_t)(sizeof(r) + npages * 8u);
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), &r, sizeof(r));
-	off = sizeof(h) + sizeof(r);
-	n = npages < HEADER_PFNS ? npages : HEADER_PFNS;
-	for (uint32_t i = 0; i < n; i++, off += 8) {
-		uint64_t pfn = pfn0 + i;
-
-		memcpy(buf + off, &pfn, 8);
-	}
-	CHECK_EQ(post(e, buf, off), HV_STATUS_SUCCESS);
-	for (done = n; bodies && done < npages; done += n) {
-		struct vmbus_msg_gpadl_body b = { .header.msgtype = CHANNELMSG_GPADL_BODY,
-						  .gpadl = handle };
-
-		n = npages - done < BODY_PFNS ? npages - done : BODY_PFNS;
-		memcpy(buf, &b, sizeof(b));
-		off = sizeof(b);
-		for (uint32_t i = 0; i < n; i++, off += 8) {
-			uint64_t pfn = pfn0 + done + i;
-
-			memcpy(buf + off, &pfn, 8);
-		}
+	len = vmbus_guest_gpadl_header(buf, relid, handle, pfn0, npages, byte_count, &done);
+	CHECK_EQ(post(e, buf, len), HV_STATUS_SUCCESS);
+	for (; bodies && done < npages; done += n) {
+		len = vmbus_guest_gpadl_body(buf, handle, pfn0 + done, npages - done, &n);
 		CHECK(pending(e) == 0); /* nothing before the last piece */
-		CHECK_EQ(post(e, buf, off), HV_STATUS_SUCCESS);
+		CHECK_EQ(post(e, buf, len), HV_STATUS_SUCCESS);
 	}
 	if (pending(e) == 0)
 		return ~0u;
@@ -314,16 +289,9 @@ static uint32_t gpadl_start(struct env *e, uint32_t relid, uint32_t handle, uint
 static uint32_t open_ch(struct env *e, uint32_t relid, uint32_t handle, uint32_t vp,
 			uint32_t offset)
 {
-	struct vmbus_msg_open_channel m;
+	struct vmbus_msg_open_channel m = vmbus_guest_open(relid, handle, offset, vp);
 	const struct sent *r;
 
-	memset(&m, 0, sizeof(m));
-	m.header.msgtype = CHANNELMSG_OPENCHANNEL;
-	m.child_relid = relid;
-	m.openid = relid;
-	m.ringbuffer_gpadlhandle = handle;
-	m.target_vp = vp;
-	m.downstream_ringbuffer_pageoffset = offset;
 	m.userdata[0] = 0xab;
 	CHECK_EQ(post(e, &m, sizeof(m)), HV_STATUS_SUCCESS);
 	r = take(e, CHANNELMSG_OPENCHANNEL_RESULT);
