@@ -12,18 +12,6 @@
 #include "log.h"
 #include "mgmt/json.h"
 
-/* Sends w's JSON with text, or an error if the writer failed. */
-static void reply_json(struct control_request *req, struct json_writer *w, const char *text)
-{
-	const char *json;
-
-	if (json_writer_finish(w, &json) < 0)
-		control_reply_error(req, "out of memory");
-	else
-		control_reply(req, json, text);
-	json_writer_free(w);
-}
-
 static void cmd_status(void *opaque, struct control_request *req, unsigned argc,
 		       const char *const *argv)
 {
@@ -64,7 +52,7 @@ static void cmd_status(void *opaque, struct control_request *req, unsigned argc,
 	if (version)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), " (version %u.%u)",
 			 version >> 16, version & 0xffff);
-	reply_json(req, &w, text);
+	control_reply_json(req, &w, text);
 }
 
 static void cmd_vmbus_test(void *opaque, struct control_request *req, unsigned argc,

@@ -13,17 +13,6 @@
 #include "mgmt/json.h"
 #include "synthetic/ic_services.h"
 
-static void reply_json(struct control_request *req, struct json_writer *w, const char *text)
-{
-	const char *json;
-
-	if (json_writer_finish(w, &json) < 0)
-		control_reply_error(req, "out of memory");
-	else
-		control_reply(req, json, text);
-	json_writer_free(w);
-}
-
 /* An IC refused at once (-ENOTCONN: the guest's driver is not there, -EBUSY, ...). */
 static void refused(struct control_request *req, const char *what, int err)
 {
@@ -128,7 +117,7 @@ static void cmd_heartbeat(void *o, struct control_request *req, unsigned argc,
 			 (unsigned long long)st.answers);
 	else
 		snprintf(text, sizeof(text), "no contact");
-	reply_json(req, &w, text);
+	control_reply_json(req, &w, text);
 }
 
 /* ---- KVP ---- */
@@ -193,7 +182,7 @@ static void walk_finish(struct kvp_walk *k, const char *error)
 
 		if (k->key && strchr(text, ':'))
 			text = strchr(text, ':') + 2;
-		reply_json(k->req, &k->w, text);
+		control_reply_json(k->req, &k->w, text);
 	}
 	free(k->key);
 	free(k->text);

@@ -693,6 +693,17 @@ void control_reply(struct control_request *req, const char *result_json, const c
 	json_writer_free(&w);
 }
 
+void control_reply_json(struct control_request *req, struct json_writer *w, const char *text)
+{
+	const char *json;
+
+	if (json_writer_finish(w, &json) < 0)
+		control_reply_error(req, "out of memory");
+	else
+		control_reply(req, json, text);
+	json_writer_free(w);
+}
+
 void control_reply_error(struct control_request *req, const char *fmt, ...)
 {
 	struct json_writer w;

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "event_loop.h"
+#include "mgmt/json.h"
 
 /* A request line is at most this long, newline included; a longer one is answered with an error
  * and the client is disconnected. */
@@ -54,6 +55,9 @@ void control_unregister(struct control_server *s, const char *command);
  * (orphaned) is just freed: owners of pending requests answer them before going away too, even
  * after the server was closed. */
 void control_reply(struct control_request *req, const char *result_json, const char *text);
+/* control_reply with the JSON w holds as the result (an error answer if the writer failed);
+ * frees w's buffer. */
+void control_reply_json(struct control_request *req, struct json_writer *w, const char *text);
 __attribute__((format(printf, 2, 3)))
 void control_reply_error(struct control_request *req, const char *fmt, ...);
 /* The client that sent req went away: its answer will be discarded. */
