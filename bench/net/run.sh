@@ -36,24 +36,13 @@ rm -rf "$stage"
 header="bench/net: hvkvm $(git -C "$NESTED_ROOT" rev-parse --short HEAD 2>/dev/null); $rounds rounds, iperf3 ${runtime} s each way; this machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$header"
 limit=${NESTED_TIMEOUT:-$((300 + rounds * 3 * (60 + 2 * runtime + 10)))}
-for attempt in 1 2; do
-	dir=$out/attempt-$attempt
-	[ $attempt = 1 ] && rm -rf "$out"/attempt-*
-	rm -rf "$dir" && mkdir -p "$dir"
-	nested_part_run "$dir" "$here/scenario.sh" "$out/hvkvm" "ROUNDS=$rounds" "BENCH_RUNTIME=$runtime"
-	nested_initrd "$dir/host.cpio" "$NESTED_GUEST_PART" "$NESTED_QEMU_PART" "$out/extra.cpio" "$NESTED_RUN_PART"
-	rm -f "$NESTED_RUN_PART"
-	log=$dir/serial.log
-	echo "bench/net: attempt $attempt: nested host (limit $limit s, log $log)"
-	nested_boot "$log" "$limit" "$dir/host.cpio" bench
-	rm -f "$dir/host.cpio"
-	grep -qE '^[0-9.]+ @@host done ' "$log" && break
-	echo "bench/net: the nested host did not finish; last lines:" && tail -n 8 "$log" | sed 's/^/    /'
-done
+NESTED_BENCH_PARTS=("$NESTED_GUEST_PART" "$NESTED_QEMU_PART" "$out/extra.cpio")
+NESTED_BENCH_ENV=("ROUNDS=$rounds" "BENCH_RUNTIME=$runtime")
+nested_bench_boots bench/net "$out" "$here/scenario.sh" "$limit"
 
 # "@@bench VMM ROUND JOB VALUE"
 results=$(cat "$out"/attempt-*/serial.log | sed -n 's/^[0-9.]* @@bench \([a-z-]*\) \([0-9]*\) \([^ ]*\) \([0-9.]*\)$/\1 \2 \3 \4/p')
-[ -n "$results" ] || { echo "bench/net: no results; see $log" >&2; exit 2; }
+[ -n "$results" ] || { echo "bench/net: no results; see $out/attempt-*/serial.log" >&2; exit 2; }
 report() {
 	awk '
 		function median(s,   n, v, i, j, t) {

@@ -38,19 +38,11 @@ _nested_cpio "$stage" "$out/extra.cpio"
 rm -rf "$stage"
 
 echo "bench/vmbus: hvkvm $(git -C "$NESTED_ROOT" rev-parse --short HEAD 2>/dev/null); $rounds rounds; this machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-for attempt in 1 2; do
-	dir=$out/attempt-$attempt
-	rm -rf "$dir" && mkdir -p "$dir"
-	nested_part_run "$dir" "$here/scenario.sh" "$out/hvkvm" "ROUNDS=$rounds"
-	nested_initrd "$dir/host.cpio" "$NESTED_GUEST_PART" "$out/extra.cpio" "$NESTED_RUN_PART"
-	rm -f "$NESTED_RUN_PART"
-	log=$dir/serial.log
-	nested_boot "$log" "${NESTED_TIMEOUT:-$((200 + rounds * 120))}" "$dir/host.cpio" bench
-	rm -f "$dir/host.cpio"
-	grep -qE '^[0-9.]+ @@host done ' "$log" && break
-done
-results=$(sed -n 's/^[0-9.]* @@bench vmbus \([0-9]*\) rtt_ns=\([0-9]*\) pps=\([0-9]*\).*/\1 \2 \3/p' "$log")
-[ -n "$results" ] || { echo "bench/vmbus: no results; see $log" >&2; exit 2; }
+NESTED_BENCH_PARTS=("$NESTED_GUEST_PART" "$out/extra.cpio")
+NESTED_BENCH_ENV=("ROUNDS=$rounds")
+nested_bench_boots bench/vmbus "$out" "$here/scenario.sh" "${NESTED_TIMEOUT:-$((200 + rounds * 120))}"
+results=$(cat "$out"/attempt-*/serial.log | sed -n 's/^[0-9.]* @@bench vmbus \([0-9]*\) rtt_ns=\([0-9]*\) pps=\([0-9]*\).*/\1 \2 \3/p')
+[ -n "$results" ] || { echo "bench/vmbus: no results; see $out/attempt-*/serial.log" >&2; exit 2; }
 echo "$results" | awk '{ printf "round %s: round trip %.1f us, %d packets/s\n", $1, $2 / 1000, $3 }'
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 rtt=$(cut -d' ' -f2 <<<"$results" | median)
