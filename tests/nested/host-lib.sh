@@ -53,6 +53,17 @@ guest_initrd_plus() {
 		cat "$GUEST_INITRD" "$2.plus" >"$2" && rm -f "$2.plus" && GUEST_INITRD=$2
 }
 
+# case_request LINE (in a CASE_HOOK): for a guest's "hvtest-request: N COMMAND ARGS" line (req in
+# tests/nested/guest-bin/hvtest-lib), sets _req to "COMMAND ARGS"; false for any other line.
+# case_answer STATUS then sends the "hvtest-done N status=STATUS" line the guest waits for.
+case_request() {
+	case $1 in *"hvtest-request: "*) ;; *) return 1 ;; esac
+	_req=$(echo "${1#*hvtest-request: }" | tr -d '\r') # the console's lines end in CR LF
+	_req_n=${_req%% *}
+	_req=${_req#* }
+}
+case_answer() { echo "hvtest-done $_req_n status=$1" >&3; }
+
 # run_case NAME TIME_LIMIT INPUT_LINE CPUS MEMORY ON_REBOOT CMDLINE: boots one inner guest with
 # its output tagged for the outside; writes INPUT_LINE to its stdin (a FIFO) when the guest says
 # "ready-for-input"; kills it after TIME_LIMIT seconds or soon after a guest kernel panic.

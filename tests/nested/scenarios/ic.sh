@@ -9,17 +9,11 @@ dd if=/dev/urandom of=/scratch/ic-file bs=1k count=100 2>/dev/null
 echo "@@case ic file $(sha256sum </scratch/ic-file | cut -d' ' -f1)"
 
 ic_hook() {
-	case $1 in
-	*"ic-request: "*)
-		_req=$(echo "${1#*ic-request: }" | tr -d '\r') # the console's lines end in CR LF
-		_n=${_req%% *}
-		_req=${_req#* }
-		_out=$(hvkvm ctl --json "$_ic_vm" $_req 2>&1)
-		_st=$?
-		echo "@@case $_ic_case ctl ${_req%% *}: $_out status=$_st"
-		echo "ic-done $_n status=$_st" >&3
-		;;
-	esac
+	case_request "$1" || return 0
+	_out=$(hvkvm ctl --json "$_ic_vm" $_req 2>&1)
+	_st=$?
+	echo "@@case $_ic_case ctl ${_req%% *}: $_out status=$_st"
+	case_answer $_st
 }
 HVKVM_EXTRA="$_ic_extra --name vm-ic --net tap=ictap0,mac=52:54:00:ab:cd:01"
 CASE_HOOK=ic_hook

@@ -17,30 +17,24 @@ echo "@@case net from-host-sha $(sha256sum </scratch/big | cut -d' ' -f1)"
 
 net_in() { nsenter -t "$(cat /tmp/net.pid)" -n "$@"; }
 net_hook() {
-	case $1 in
-	*"net-request: "*)
-		_req=$(echo "${1#*net-request: }" | tr -d '\r') # the console's lines end in CR LF
-		_n=${_req%% *}
-		_req=${_req#* }
-		case $_req in
-		setup)
-			net_in chroot /tools-host /usr/bin/iperf3 -s -D >/tmp/iperf-server.out 2>&1
-			echo "@@case net iperf-server status=$? $(head -n 3 /tmp/iperf-server.out | tr '\n' ' ')"
-			net_in ip addr add 10.0.0.1/24 dev hvtap0 && net_in ip link set hvtap0 up &&
-				net_in httpd -p 8080 -h /scratch
-			;;
-		ping-guest) net_in ping -c 3 -W 5 10.0.0.2 >/dev/null 2>&1 ;;
-		fetch-from-guest)
-			echo "@@case net to-host-sha $(net_in wget -q -O - http://10.0.0.2:8080/big | sha256sum | cut -d' ' -f1)"
-			;;
-		link-down) hvkvm ctl vm-net nic-link 0 down >/dev/null ;;
-		link-up) hvkvm ctl vm-net nic-link 0 up >/dev/null ;;
-		esac
-		_st=$?
-		echo "@@case net host $_req status=$_st"
-		echo "net-done $_n status=$_st" >&3
+	case_request "$1" || return 0
+	case $_req in
+	setup)
+		net_in chroot /tools-host /usr/bin/iperf3 -s -D >/tmp/iperf-server.out 2>&1
+		echo "@@case net iperf-server status=$? $(head -n 3 /tmp/iperf-server.out | tr '\n' ' ')"
+		net_in ip addr add 10.0.0.1/24 dev hvtap0 && net_in ip link set hvtap0 up &&
+			net_in httpd -p 8080 -h /scratch
 		;;
+	ping-guest) net_in ping -c 3 -W 5 10.0.0.2 >/dev/null 2>&1 ;;
+	fetch-from-guest)
+		echo "@@case net to-host-sha $(net_in wget -q -O - http://10.0.0.2:8080/big | sha256sum | cut -d' ' -f1)"
+		;;
+	link-down) hvkvm ctl vm-net nic-link 0 down >/dev/null ;;
+	link-up) hvkvm ctl vm-net nic-link 0 up >/dev/null ;;
 	esac
+	_st=$?
+	echo "@@case net host $_req status=$_st"
+	case_answer $_st
 }
 HVKVM_EXTRA="$_net_extra --name vm-net --net tap=hvtap0,mac=52:54:00:12:34:56,mtu=1500 --disk /dev/vda,readonly"
 INNER_PREFIX="unshare -n"
