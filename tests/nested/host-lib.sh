@@ -99,6 +99,11 @@ _run_case_once() {
 		(
 			sleep "$_limit" >/dev/null 2>&1
 			echo "@@timeout"
+			# What each of the VMM's threads was doing: state and the kernel function it
+			# waits in (a hang in the VMM and a starved guest look alike from outside).
+			for _t in /proc/"$_vmm"/task/*; do
+				echo "@@threads $(cat "$_t/comm") $(cut -d' ' -f3 "$_t/stat") $(cat "$_t/wchan")"
+			done
 			kill -9 "$_vmm"
 		) 2>/dev/null &
 		_dog=$!
@@ -116,6 +121,10 @@ _run_case_once() {
 			;;
 		"@@timeout")
 			echo "@@case $_name timeout"
+			continue
+			;;
+		"@@threads "*)
+			echo "@@case $_name ${_line#@@}"
 			continue
 			;;
 		esac
