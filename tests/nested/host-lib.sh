@@ -67,6 +67,7 @@ case_answer() { echo "hvtest-done $_req_n status=$1" >&3; }
 # run_case NAME TIME_LIMIT INPUT_LINE CPUS MEMORY ON_REBOOT CMDLINE: boots one inner guest with
 # its output tagged for the outside; writes INPUT_LINE to its stdin (a FIFO) when the guest says
 # "ready-for-input"; kills it after TIME_LIMIT seconds or soon after a guest kernel panic.
+# CASE_SETUP=FUNCTION: called before each run of the case (a retry starts from the same inputs).
 # CASE_PANICS=1: the guest is meant to panic (no retry). CASE_STOP="TEXT:N": stop the VMM (SIGTERM) when the N-th line containing TEXT arrives (a guest
 # that reboots forever). CASE_HOOK=FUNCTION: called with every line (act on the guest's requests).
 run_case() {
@@ -83,6 +84,7 @@ run_case() {
 }
 
 _run_case_once() {
+	[ -z "${CASE_SETUP-}" ] || "$CASE_SETUP" # fresh inputs for every run, a retry's too
 	_name=$1 _limit=$2 _input=$3
 	shift 3
 	_fifo=/tmp/$_name.in

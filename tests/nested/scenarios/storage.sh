@@ -6,13 +6,17 @@ _st_initrd=$GUEST_INITRD
 [ -d /guest-extra ] && guest_initrd_plus /guest-extra /tmp/guest-storage.cpio.gz
 mkdir -p /scratch && mount -t tmpfs -o size=700m scratch /scratch
 
-# scratch: 384 MiB with the host's 1 MiB pattern at 1 MiB; ro: 16 MiB.
-dd if=/dev/zero of=/scratch/disk.img bs=1M count=0 seek=384 2>/dev/null
+# scratch: 384 MiB with the host's 1 MiB pattern at 1 MiB; ro: 16 MiB; hot: 8 MiB. Made anew
+# before each run of the case: a retried run must not see what the first one wrote.
 dd if=/dev/urandom of=/scratch/hostpat bs=1M count=1 2>/dev/null
-dd if=/scratch/hostpat of=/scratch/disk.img bs=1M seek=1 conv=notrunc 2>/dev/null
 echo "@@case storage host-pattern $(sha256sum </scratch/hostpat | cut -d' ' -f1)"
-dd if=/dev/zero of=/scratch/ro.img bs=1M count=16 2>/dev/null
-dd if=/dev/zero of=/scratch/hot.img bs=1M count=8 2>/dev/null
+storage_setup() {
+	rm -f /scratch/disk.img /scratch/ro.img /scratch/hot.img
+	dd if=/dev/zero of=/scratch/disk.img bs=1M count=0 seek=384 2>/dev/null
+	dd if=/scratch/hostpat of=/scratch/disk.img bs=1M seek=1 conv=notrunc 2>/dev/null
+	dd if=/dev/zero of=/scratch/ro.img bs=1M count=16 2>/dev/null
+	dd if=/dev/zero of=/scratch/hot.img bs=1M count=8 2>/dev/null
+}
 
 # When the guest says its pattern is flushed: kill -9 hvkvm, then read the pattern from the image.
 storage_hook() {
@@ -34,9 +38,11 @@ storage_hook() {
 
 HVKVM_EXTRA="$_st_extra --name vm-storage --disk /scratch/disk.img --disk /scratch/ro.img,readonly --disk /dev/vda,readonly"
 CASE_HOOK=storage_hook
+CASE_SETUP=storage_setup
 run_case storage "$CASE_LIMIT" - 2 512M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-storage hvtest-end=poweroff"
 CASE_HOOK=
+CASE_SETUP=
 
 # Two VMs on one writable image: the second is refused (exit 2) while the first runs.
 echo "@@case storage-lock begin up=$(uptime_s) epoch=$(date +%s)"
