@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "board.h"
 #include "board_ic_commands.h"
 #include "log.h"
 #include "mgmt/json.h"
+#include "vcpu.h"
 
 static void cmd_status(void *opaque, struct control_request *req, unsigned argc,
 		       const char *const *argv)
@@ -74,6 +76,92 @@ static void cmd_vmbus_test(void *opaque, struct control_request *req, unsigned a
 		control_reply_error(req, "cannot %s the test device: %s", argv[0], strerror(-ret));
 	else
 		control_reply(req, NULL, present ? "offered" : "rescinded");
+}
+
+static const char *mp_state_name(uint32_t mp_state)
+{
+	switch (mp_state) {
+	case KVM_MP_STATE_RUNNABLE: return "running";
+	case KVM_MP_STATE_HALTED: return "halted";
+	case KVM_MP_STATE_UNINITIALIZED: return "uninitialized";
+	case KVM_MP_STATE_INIT_RECEIVED: return "init-received";
+	case KVM_MP_STATE_SIPI_RECEIVED: return "sipi-received";
+	default: return "other";
+	}
+}
+
+/* vcpus: where each vCPU is (as QEMU's "info cpus"): it is kicked out of KVM_RUN and answers with
+ * its registers; one that does not come back within VCPUS_ANSWER_MS is held by the host kernel. */
+#define VCPUS_ANSWER_MS 500
+
+static void cmd_vcpus(void *opaque, struct control_request *req, unsigned argc,
+		      const char *const *argv)
+{
+	struct board *b = opaque;
+	struct timespec deadline;
+	struct json_writer w;
+	size_t cap = 160 * (size_t)b->vm.ncpus + 1, used = 0;
+	char *text;
+
+	(void)argv;
+	if (argc) {
+		control_reply_error(req, "vcpus takes no arguments");
+		return;
+	}
+	text = malloc(cap);
+	if (!text) {
+		control_reply_error(req, "out of memory");
+		return;
+	}
+	text[0] = 0;
+	for (unsigned i = 0; i < b->vm.ncpus; i++)
+		vcpu_sample_request(&b->vm.vcpus[i]);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += VCPUS_ANSWER_MS * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	json_writer_init(&w);
+	json_array_begin(&w);
+	for (unsigned i = 0; i < b->vm.ncpus; i++) {
+		struct vcpu *v = &b->vm.vcpus[i];
+		struct vcpu_sample smp;
+		int ret = vcpu_sample_wait(v, &deadline, &smp);
+
+		json_object_begin(&w);
+		json_key(&w, "index");
+		json_uint(&w, i);
+		json_key(&w, "answered");
+		json_bool(&w, ret == 0);
+		json_key(&w, "exits");
+		json_uint(&w, ret == 0 ? smp.exits : __atomic_load_n(&v->exits, __ATOMIC_RELAXED));
+		if (ret == 0) {
+			json_key(&w, "state");
+			json_string(&w, mp_state_name(smp.mp_state));
+			json_key(&w, "rip");
+			json_uint(&w, smp.rip);
+			json_key(&w, "rsp");
+			json_uint(&w, smp.rsp);
+			json_key(&w, "rflags");
+			json_uint(&w, smp.rflags);
+			json_key(&w, "cr3");
+			json_uint(&w, smp.cr3);
+			used += (size_t)snprintf(text + used, cap - used,
+				"%svcpu%u: %s rip=%016llx rsp=%016llx rflags=%08llx cr3=%llx exits=%llu",
+				i ? "\n" : "", i, mp_state_name(smp.mp_state),
+				(unsigned long long)smp.rip, (unsigned long long)smp.rsp,
+				(unsigned long long)smp.rflags, (unsigned long long)smp.cr3,
+				(unsigned long long)smp.exits);
+		} else {
+			used += (size_t)snprintf(text + used, cap - used,
+				"%svcpu%u: no answer within %u ms (%s) exits=%llu", i ? "\n" : "", i,
+				VCPUS_ANSWER_MS, ret == -ESRCH ? "not started" : "still inside KVM_RUN",
+				(unsigned long long)__atomic_load_n(&v->exits, __ATOMIC_RELAXED));
+		}
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+	control_reply_json(req, &w, text);
+	free(text);
 }
 
 /* disk-add SPEC: a --disk value; hot-adds the controller too if it has no disks yet. */
@@ -192,6 +280,7 @@ static bool has_nics(const struct board *b)
 
 static const struct board_command commands[] = {
 	{"status", "  the VM's state, CPUs, memory and VMBus connection", cmd_status, NULL},
+	{"vcpus", "  each vCPU's state, instruction pointer and exit count", cmd_vcpus, NULL},
 	{"vmbus-test", "add|remove  offer or rescind the VMBus test device", cmd_vmbus_test,
 	 has_vmbus_test},
 	{"disk-add", "PATH[,readonly][,controller=N][,lun=N][,cache=none|writeback]  hot-add a SCSI disk",

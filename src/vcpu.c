@@ -21,6 +21,7 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned index, struct error *err
 	memset(v, 0, sizeof(*v));
 	v->vm = vm;
 	v->index = index;
+	sem_init(&v->sample_done, 0, 0);
 	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)index);
 	if (v->fd < 0) {
 		v->fd = -1;
@@ -42,6 +43,7 @@ void vcpu_destroy(struct vcpu *v)
 	if (v->fd >= 0)
 		close(v->fd);
 	v->fd = -1;
+	sem_destroy(&v->sample_done);
 }
 
 static void kick_handler(int sig)
@@ -63,6 +65,53 @@ void vcpu_kick(struct vcpu *v)
 		return;
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_sample_request(struct vcpu *v)
+{
+	if (!v->thread_started)
+		return;
+	while (sem_trywait(&v->sample_done) == 0)
+		; /* a late answer to an earlier request */
+	__atomic_store_n(&v->sample_req, 1, __ATOMIC_RELEASE);
+	vcpu_kick(v);
+}
+
+int vcpu_sample_wait(struct vcpu *v, const struct timespec *deadline, struct vcpu_sample *out)
+{
+	if (!v->thread_started)
+		return -ESRCH;
+	while (sem_timedwait(&v->sample_done, deadline) < 0) {
+		if (errno != EINTR)
+			return -ETIMEDOUT;
+	}
+	/* acquire: the sample was written before the post (sem_post is a release) */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	*out = v->sample;
+	return 0;
+}
+
+/* vCPU thread: answers a sample request, if there is one. */
+static void answer_sample(struct vcpu *v)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct kvm_mp_state mp = {0};
+
+	if (!__atomic_exchange_n(&v->sample_req, 0, __ATOMIC_ACQUIRE))
+		return;
+	memset(&v->sample, 0, sizeof(v->sample));
+	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0) {
+		v->sample.rip = r.rip;
+		v->sample.rsp = r.rsp;
+		v->sample.rflags = r.rflags;
+	}
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) == 0)
+		v->sample.cr3 = s.cr3;
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0)
+		v->sample.mp_state = mp.mp_state;
+	v->sample.exits = v->exits;
+	sem_post(&v->sample_done);
 }
 
 void vcpu_join(struct vcpu *v)
@@ -238,12 +287,17 @@ static void *vcpu_thread(void *arg)
 	if (v->vm->hv) /* hypercalls read and write registers in kvm_run */
 		v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	while (!__atomic_load_n(&v->vm->ended, __ATOMIC_ACQUIRE)) {
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
+		int ret = ioctl(v->fd, KVM_RUN, 0), run_errno = errno;
+
+		__atomic_store_n(&v->exits, v->exits + 1, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&v->sample_req, __ATOMIC_RELAXED))
+			answer_sample(v);
+		if (ret < 0) {
+			if (run_errno == EINTR || run_errno == EAGAIN) {
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}
-			log_error("vcpu", "vCPU %u: KVM_RUN: %s", v->index, strerror(errno));
+			log_error("vcpu", "vCPU %u: KVM_RUN: %s", v->index, strerror(run_errno));
 			fail(v, "KVM_RUN failed");
 			break;
 		}

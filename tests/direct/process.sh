@@ -47,6 +47,38 @@ signal_case() {
 signal_case sigterm TERM 143
 signal_case sigint INT 130
 
+# 'hvkvm ctl VM vcpus' on a guest waiting for input: each vCPU answers with its state and RIP;
+# the guest's code runs from its load address at 1 MiB up (ELF segments of tests/guests).
+vcpus_case() {
+	local sock=$tmp/vcpus.sock out st
+	mkfifo "$tmp/vcpus.in"
+	"$hvkvm" run --kernel "$guests/serial_io.elf" --memory 64M --cpus 2 --debug-exit 0xf4 \
+		--control "$sock" <"$tmp/vcpus.in" >"$tmp/vcpus.out" 2>"$tmp/vcpus.err" &
+	local pid=$!
+	exec 7>"$tmp/vcpus.in"
+	for _ in $(seq 100); do
+		grep -q "ready for input" "$tmp/vcpus.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	out=$("$hvkvm" ctl "$sock" vcpus 2>&1)
+	st=$?
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	exec 7>&-
+	local rip
+	rip=$(echo "$out" | sed -n 's/^vcpu0: \(running\|halted\) rip=\([0-9a-f]\{16\}\) .* exits=[1-9][0-9]*$/\2/p')
+	if [ "$st" != 0 ]; then
+		fail vcpus "hvkvm ctl exited $st: $out"
+	elif [ -z "$rip" ] || ! echo "$out" | grep -Eq '^vcpu1: (running|halted|uninitialized) rip='; then
+		fail vcpus "want a line per vCPU with state, rip and exits, got: $out"
+	elif [ $((16#$rip)) -lt $((0x100000)) ] || [ $((16#$rip)) -ge $((64 << 20)) ]; then
+		fail vcpus "vCPU 0's rip $rip is outside the guest's 64 MiB"
+	else
+		pass vcpus
+	fi
+}
+vcpus_case
+
 # terminal NAME WANT_STATUS HVKVM_ARGS...: inside a pseudo-terminal, stty settings before and
 # after hvkvm must match, and hvkvm must have changed them while it ran (raw mode).
 terminal_case() {

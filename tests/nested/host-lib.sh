@@ -40,6 +40,11 @@ inner_vmm() {
 	*)
 		set -- ${INNER_PREFIX-} hvkvm run --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --cmdline "$4" \
 			--memory "$2" --cpus "$1" --on-reboot "$3" ${HVKVM_EXTRA-}
+		# a control socket for run_case's watchdog, unless the scenario names the VM
+		case " ${HVKVM_EXTRA-} " in
+		*" --name "* | *" --control "*) ;;
+		*) [ -z "${_inner_ctl-}" ] || set -- "$@" --control "$_inner_ctl" ;;
+		esac
 		;;
 	esac
 	if [ "${_inner_exec-}" = 1 ]; then exec "$@"; fi # run_case: its PID is the VMM's
@@ -83,6 +88,17 @@ run_case() {
 	fi
 }
 
+# The running case's control socket: the VM's --name or --control from HVKVM_EXTRA, else the one
+# inner_vmm adds (/tmp/NAME.ctl).
+_case_ctl() {
+	set -- ${HVKVM_EXTRA-}
+	while [ $# -gt 1 ]; do
+		case $1 in --name | --control) echo "$2"; return ;; esac
+		shift
+	done
+	echo "/tmp/$_name.ctl"
+}
+
 _run_case_once() {
 	[ -z "${CASE_SETUP-}" ] || "$CASE_SETUP" # fresh inputs for every run, a retry's too
 	_name=$1 _limit=$2 _input=$3
@@ -95,7 +111,7 @@ _run_case_once() {
 	echo "@@case $_name begin up=$(uptime_s) epoch=$(date +%s)"
 	echo "@@case $_name cmd $HVINNER cpus=$1 memory=$2 on-reboot=$3 cmdline=$4"
 	(
-		_inner_exec=1 inner_vmm "$@" <"$_fifo" 2>&1 &
+		_inner_ctl=/tmp/$_name.ctl _inner_exec=1 inner_vmm "$@" <"$_fifo" 2>&1 &
 		_vmm=$!
 		echo "$_vmm" >"/tmp/$_name.pid"
 		(
@@ -105,6 +121,14 @@ _run_case_once() {
 			# waits in (a hang in the VMM and a starved guest look alike from outside).
 			for _t in /proc/"$_vmm"/task/*; do
 				echo "@@threads $(cat "$_t/comm") $(cut -d' ' -f3 "$_t/stat") $(cat "$_t/wchan")"
+			done
+			# Where the guest's CPUs are, three times a second apart: a RIP that stays put
+			# with exits counting up is a guest spinning; no answer, a vCPU held in the
+			# host kernel.
+			for _i in 1 2 3; do
+				[ "$HVINNER" = hvkvm ] || break
+				hvkvm ctl --timeout 5 "$(_case_ctl)" vcpus 2>&1 | sed 's/^/@@vcpus /'
+				sleep 1
 			done
 			kill -9 "$_vmm"
 		) 2>/dev/null &
@@ -125,7 +149,7 @@ _run_case_once() {
 			echo "@@case $_name timeout"
 			continue
 			;;
-		"@@threads "*)
+		"@@threads "* | "@@vcpus "*)
 			echo "@@case $_name ${_line#@@}"
 			continue
 			;;

@@ -30,10 +30,22 @@ case_state() {
 	elif [ -z "$end" ]; then
 		why="the case never ended (nested host: $host_state)"
 	elif grep -qE "^[0-9.]+ @@case $name timeout" "$log"; then
-		why="the inner guest was killed after ${CASE_LIMIT:-240} s"
+		why="the inner guest was killed after ${CASE_LIMIT:-240} s$(case_vcpus "$name")"
 	elif [ "$panics" != panics ] && grep -qE "^[0-9.]+ @@case $name panic" "$log"; then
 		why="the inner guest's kernel panicked"
 	fi
+}
+
+# case_vcpus NAME: "; vCPUs: ..." from the last 'hvkvm ctl vcpus' sample its watchdog took.
+case_vcpus() {
+	local lines
+	lines=$(grep -E "^[0-9.]+ @@case $1 vcpus vcpu" "$log" | cut -d' ' -f5- |
+		sed 's/ rsp=[^ ]*//; s/ rflags=[^ ]*//; s/ cr3=[^ ]*//' | tail -n 64)
+	[ -n "$lines" ] || return 0
+	# the last sample: as many lines as the first sample's vCPU count
+	local n
+	n=$(echo "$lines" | grep -c '^vcpu0:')
+	echo "; vCPUs at the end: $(echo "$lines" | tail -n $(( $(echo "$lines" | wc -l) / (n ? n : 1) )) | paste -sd, | sed 's/,/, /g')"
 }
 
 since() { # UPTIME0 UPTIME1: "N.N s" between them, or "never"
