@@ -166,6 +166,33 @@ static void guest_crashed(void *ctx, const uint64_t params[5], const char *messa
 	vm_end(h->vm, MACHINE_GUEST_CRASH, 0);
 }
 
+/* The trampoline's doorbell (HV_SIGNAL_PORT, tlfs.h): a 4-byte OUT of the connection id, bound
+ * per connection to an eventfd with KVM_IOEVENTFD's datamatch. */
+static int bind_doorbell(void *ctx, uint32_t connection_id, int fd, bool assign)
+{
+	struct hv_host *h = ctx;
+	struct kvm_ioeventfd ev = {
+		.datamatch = connection_id,
+		.addr = HV_SIGNAL_PORT,
+		.len = 4,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH |
+			 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+
+	if (ioctl(h->vm->fd, KVM_IOEVENTFD, &ev) < 0) {
+		int e = errno;
+
+		if (assign)
+			log_warn("hv", "connection 0x%x: no in-kernel doorbell (KVM_IOEVENTFD: %s); "
+				 "its signals go through hvkvm", connection_id, strerror(e));
+		return -e;
+	}
+	if (assign)
+		atomic_fetch_add_explicit(&h->doorbells, 1, memory_order_relaxed);
+	return 0;
+}
+
 /* --- set-up ------------------------------------------------------------------------------- */
 
 int hv_host_create(struct hv_host *h, struct vm *vm, struct event_loop *loop, uint32_t features,
@@ -179,6 +206,7 @@ int hv_host_create(struct hv_host *h, struct vm *vm, struct event_loop *loop, ui
 		.vp_idle = vp_idle,
 		.timers_changed = timers_changed,
 		.guest_crashed = guest_crashed,
+		.bind_doorbell = bind_doorbell,
 		.ctx = h,
 	};
 	struct hv_config cfg = {
@@ -234,9 +262,12 @@ static void print_stats(struct hv_host *h)
 
 	log_info("hv",
 		 "userspace handled %" PRIu64 " synthetic MSR accesses (%" PRIu64 " reads, %" PRIu64
-		 " writes) and %" PRIu64 " hypercalls",
+		 " writes) and %" PRIu64 " hypercalls; %" PRIu64 " doorbells bound in the kernel, %"
+		 PRIu64 " doorbell writes served here",
 		 reads + writes, reads, writes,
-		 atomic_load_explicit(&h->hypercalls, memory_order_relaxed));
+		 atomic_load_explicit(&h->hypercalls, memory_order_relaxed),
+		 atomic_load_explicit(&h->doorbells, memory_order_relaxed),
+		 atomic_load_explicit(&h->doorbell_exits, memory_order_relaxed));
 }
 
 void hv_host_destroy(struct hv_host *h)
@@ -349,5 +380,15 @@ void hv_host_handle_hypercall(struct hv_host *h, struct vcpu *v)
 		regs->rax = (uint32_t)res.rax;
 		regs->rdx = res.rax >> 32;
 	}
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+
+void hv_host_handle_doorbell(struct hv_host *h, struct vcpu *v, uint32_t connection_id)
+{
+	struct kvm_regs *regs = &v->run->s.regs.regs;
+
+	atomic_fetch_add_explicit(&h->doorbell_exits, 1, memory_order_relaxed);
+	/* the trampoline returns RCX as the status (tlfs.h) */
+	regs->rcx = hv_doorbell(h->partition, v->index, connection_id);
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 }

@@ -24,6 +24,8 @@ struct hv_host {
 	/* Exits served in userspace (any vCPU thread; printed at destroy with -v): the proof
 	 * that the synthetic MSRs and hypercalls reached hvkvm, not a kernel's own Hyper-V. */
 	_Atomic uint64_t msr_reads, msr_writes, hypercalls;
+	/* Doorbells bound in the kernel, and doorbell writes that came here instead. */
+	_Atomic uint64_t doorbells, doorbell_exits;
 };
 
 /* Before the vCPUs start: MSR exits and filter, the partition, its timer on the loop. */
@@ -42,5 +44,7 @@ int hv_host_set_cpuid(struct hv_host *h, struct kvm_cpuid2 **cpuid);
 /* vCPU thread: a KVM_EXIT_X86_RDMSR/WRMSR, and an OUT to the hypercall port. */
 void hv_host_handle_msr(struct hv_host *h, struct vcpu *v);
 void hv_host_handle_hypercall(struct hv_host *h, struct vcpu *v);
+/* vCPU thread: a doorbell write (4-byte OUT to HV_SIGNAL_PORT) no bound eventfd took. */
+void hv_host_handle_doorbell(struct hv_host *h, struct vcpu *v, uint32_t connection_id);
 
 #endif

@@ -168,6 +168,14 @@ static void handle_io(struct vcpu *v)
 		hv_host_handle_hypercall(v->vm->hv, v);
 		return;
 	}
+	if (run->io.port == HV_SIGNAL_PORT && v->vm->hv && run->io.direction == KVM_EXIT_IO_OUT &&
+	    run->io.count == 1 && size == 4) {
+		uint32_t connection_id;
+
+		memcpy(&connection_id, data, sizeof(connection_id));
+		hv_host_handle_doorbell(v->vm->hv, v, connection_id);
+		return;
+	}
 
 	for (unsigned i = 0; i < run->io.count; i++, data += size) {
 		int ret;

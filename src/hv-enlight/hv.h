@@ -53,6 +53,10 @@ struct hv_host_ops {
 	/* The guest reported a crash through the crash MSRs: P0-P4 and the message (may be empty).
 	 * Any thread; the VMM reports it and ends or restarts the guest. */
 	void (*guest_crashed)(void *ctx, const uint64_t params[5], const char *message);
+	/* Binds (assign) or unbinds the eventfd fd to the trampoline's doorbell writes of
+	 * connection_id (HV_SIGNAL_PORT, see tlfs.h), so they signal fd without leaving the kernel.
+	 * 0 or -errno (the doorbell then reaches the VMM, which runs signal_event). May be NULL. */
+	int (*bind_doorbell)(void *ctx, uint32_t connection_id, int fd, bool assign);
 	void *ctx;
 };
 
@@ -94,6 +98,11 @@ int hv_msr_write(struct hv_partition *p, unsigned vp, uint32_t msr, uint64_t val
 /* Whether msr is one this partition owns (so the VMM filters it to userspace). */
 bool hv_msr_is_synthetic(uint32_t msr);
 
+/* The trampoline's doorbell write of connection_id that no bound eventfd took (VP vp's vCPU
+ * thread): HvSignalEvent(connection_id, flag 0), fast, from 64-bit mode at CPL 0. Returns the
+ * hypercall status. */
+uint16_t hv_doorbell(struct hv_partition *p, unsigned vp, uint32_t connection_id);
+
 /* A hypercall as the guest made it through the hypercall page (VP vp's vCPU thread). */
 struct hv_hypercall_regs {
 	uint64_t control;     /* RCX (64-bit) or EDX:EAX (32-bit) */
@@ -118,6 +127,11 @@ struct hv_connection_ops {
 	/* HvSignalEvent: flag number from the hypercall input. */
 	uint16_t (*signal_event)(void *opaque, unsigned vp, uint16_t flag_number);
 	void *opaque;
+	/* An event connection's doorbell: an eventfd signalled (in the kernel, where the host can)
+	 * by fast HvSignalEvent with flag 0 instead of signal_event, which still serves every other
+	 * form of the call. The owner reads it; it stays open while registered. */
+	bool has_doorbell;
+	int doorbell_fd;
 };
 __attribute__((warn_unused_result))
 int hv_connection_register(struct hv_partition *p, uint32_t connection_id,

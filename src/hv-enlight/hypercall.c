@@ -169,3 +169,18 @@ void hv_hypercall(struct hv_partition *p, unsigned vp, const struct hv_hypercall
 {
 	hv_hypercall_run(p, vp, regs, res, hv_hypercall_table, hv_hypercall_table_len);
 }
+
+uint16_t hv_doorbell(struct hv_partition *p, unsigned vp, uint32_t connection_id)
+{
+	const struct hv_hypercall_regs regs = {
+		.control = HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT,
+		.input = connection_id, /* flag number 0 */
+		.long_mode = true,
+		.cpl = 0,
+	};
+	struct hv_hypercall_result res = {0};
+
+	hv_hypercall(p, vp, &regs, &res);
+	/* The page is off (the guest wrote the port itself): no call could have been made. */
+	return res.inject_ud ? HV_STATUS_ACCESS_DENIED : (uint16_t)res.rax;
+}

@@ -108,6 +108,11 @@ int hv_connection_register(struct hv_partition *p, uint32_t connection_id,
 	free_slot->id = connection_id;
 	free_slot->ops = *ops;
 	free_slot->used = true;
+	free_slot->doorbell_bound = false;
+	if (ops->has_doorbell && ops->signal_event && p->ops.bind_doorbell)
+		/* Without it the doorbell still works, through the VMM (hv_doorbell). */
+		free_slot->doorbell_bound =
+			p->ops.bind_doorbell(p->ops.ctx, connection_id, ops->doorbell_fd, true) == 0;
 out:
 	pthread_mutex_unlock(&p->conn_lock);
 	return ret;
@@ -117,8 +122,12 @@ void hv_connection_unregister(struct hv_partition *p, uint32_t connection_id)
 {
 	pthread_mutex_lock(&p->conn_lock);
 	for (unsigned i = 0; i < HV_MAX_CONNECTIONS; i++) {
-		if (p->conns[i].used && p->conns[i].id == connection_id) {
-			memset(&p->conns[i], 0, sizeof(p->conns[i]));
+		struct hv_connection *c = &p->conns[i];
+
+		if (c->used && c->id == connection_id) {
+			if (c->doorbell_bound)
+				p->ops.bind_doorbell(p->ops.ctx, connection_id, c->ops.doorbell_fd, false);
+			memset(c, 0, sizeof(*c));
 			break;
 		}
 	}

@@ -47,6 +47,7 @@ struct hv_vp {
 struct hv_connection {
 	uint32_t id;
 	bool used;
+	bool doorbell_bound; /* ops.doorbell_fd is bound in the host (hv_host_ops.bind_doorbell) */
 	struct hv_connection_ops ops;
 };
 

@@ -8,6 +8,8 @@
 /* The trampoline in the hypercall page does `out %al, $HV_HYPERCALL_PORT`; the VMM turns an OUT to
  * this port into hv_hypercall. Not 0xED (the PC delay port). */
 #define HV_HYPERCALL_PORT 0xec
+/* The doorbell port of the trampoline's HvSignalEvent fast path (see HV_HYPERCALL_PAGE_CODE). */
+#define HV_SIGNAL_PORT 0xee
 
 #define HV_HYP_PAGE_SIZE 4096u
 #define HV_HYP_PAGE_SHIFT 12
@@ -244,13 +246,27 @@ _Static_assert(sizeof(struct hv_timer_message_payload) == 24, "timer payload");
 #define HV_STIMER_RESERVED_MASK (~(0xfull | HV_STIMER_APIC_VECTOR_MASK | HV_STIMER_DIRECT_MODE | \
 				   HV_STIMER_SINTX_MASK))
 
-/* Hypercall page trampoline, valid in 64-bit and 32-bit mode: ENDBR64; then, since a hypercall
- * from CPL > 0 must raise #UD (TLFS 3.2) and an OUT there would #GP or reach us, the page checks
- * CS.RPL itself without clobbering anything: push %rax; mov %cs,%eax; test $3,%al; pop %rax;
- * jnz ud; out %al,$HV_HYPERCALL_PORT; ret; ud: ud2. Rest of the page: int3. */
-#define HV_HYPERCALL_PAGE_CODE                                                          \
-	{ 0xf3, 0x0f, 0x1e, 0xfa, 0x50, 0x8c, 0xc8, 0xa8, 0x03, 0x58, 0x75, 0x03, 0xe6,  \
-	  HV_HYPERCALL_PORT, 0xc3, 0x0f, 0x0b }
+/* Hypercall page trampoline, valid in 64-bit and 32-bit mode. ENDBR64. A hypercall from CPL > 0
+ * must raise #UD (TLFS 3.2), and an OUT there would #GP or reach us, so it checks CS.RPL first
+ * without clobbering anything: push %rax; mov %cs,%eax; test $3,%al; pop %rax; jnz ud.
+ * Then the doorbell: a fast HvSignalEvent with flag 0 from 64-bit mode (RCX = 0x1005d, RDX =
+ * connection id) becomes `out %eax,(%dx)` of the connection id to HV_SIGNAL_PORT, which the VMM
+ * binds per connection to an eventfd in the kernel (KVM_IOEVENTFD with the id as datamatch), so
+ * the vCPU does not leave the kernel; a write no eventfd matches reaches the VMM, which answers
+ * with the status in RCX. Long mode is told apart by 0x48, a REX prefix there and `dec %eax` in
+ * 32-bit mode: push %rax; xor %eax,%eax; rex.w nop; test %eax,%eax; pop %rax; jnz slow;
+ * cmp $0x1005d,%rcx; jne slow; mov %rdx,%rax; shr $32,%rax; jnz slow; mov %edx,%eax;
+ * mov $HV_SIGNAL_PORT,%edx; xor %ecx,%ecx; out %eax,(%dx); mov %ecx,%eax; ret.
+ * RCX and RDX are volatile across the call (Windows x64 convention; Linux's asm has them "+c",
+ * "+d"). Every other call: slow: out %al,$HV_HYPERCALL_PORT; ret; ud: ud2. Rest of the page:
+ * int3. */
+#define HV_HYPERCALL_PAGE_CODE                                                             \
+	{ 0xf3, 0x0f, 0x1e, 0xfa, 0x50, 0x8c, 0xc8, 0xa8, 0x03, 0x58, 0x75, 0x2c,           \
+	  0x50, 0x31, 0xc0, 0x48, 0x90, 0x85, 0xc0, 0x58, 0x75, 0x1f,                       \
+	  0x48, 0x81, 0xf9, 0x5d, 0x00, 0x01, 0x00, 0x75, 0x16,                             \
+	  0x48, 0x89, 0xd0, 0x48, 0xc1, 0xe8, 0x20, 0x75, 0x0d,                             \
+	  0x89, 0xd0, 0xba, HV_SIGNAL_PORT, 0x00, 0x00, 0x00, 0x31, 0xc9, 0xef, 0x89, 0xc8, \
+	  0xc3, 0xe6, HV_HYPERCALL_PORT, 0xc3, 0x0f, 0x0b }
 #define HV_HYPERCALL_PAGE_FILL 0xcc
 
 #endif

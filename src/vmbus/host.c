@@ -4,17 +4,31 @@
  *
  * The vCPU threads only queue: a message is copied into a FIFO, a signal sets the channel's bit
  * in a pending bitmap, and one drain job is posted to the event loop, which feeds the server and
- * the devices. The server and every device therefore live on the loop thread alone. */
+ * the devices. The server and every device therefore live on the loop thread alone. A channel's
+ * usual signal (fast HvSignalEvent, flag 0) does not even stop its vCPU: the hypercall page's
+ * doorbell signals the channel's eventfd in the kernel (hv_connection_ops.has_doorbell), and the
+ * loop reads it with an io_uring read that is always in flight while the channel is open. */
 #include "vmbus/host.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "hv-enlight/tlfs.h"
 #include "log.h"
 #include "vmbus/protocol.h"
+
+/* A channel's doorbell eventfd and the read that waits on it (loop thread). */
+struct doorbell {
+	struct event_op read_op;
+	int fd;               /* -1 until the channel's first open; kept for later opens */
+	uint64_t count;       /* the read's buffer */
+	bool reading;         /* read_op is in flight */
+	bool closing;         /* teardown: do not read again */
+};
 
 /* Per channel: who hears the guest's signals. Indexed by relid. */
 struct channel_listener {
@@ -23,6 +37,7 @@ struct channel_listener {
 	vmbus_channel_notify_fn *fn;
 	void *opaque;
 	bool registered;
+	struct doorbell bell;
 };
 
 #define MAX_RELID 1024
@@ -164,6 +179,78 @@ static uint16_t channel_signalled(void *opaque, unsigned vp, uint16_t flag)
 	return HV_STATUS_SUCCESS;
 }
 
+/* ---- Doorbells (loop thread) ---- */
+
+static void doorbell_rang(struct event_op *op, int res);
+
+static void doorbell_read(struct vmbus_host *h, struct channel_listener *l)
+{
+	struct io_uring_sqe *sqe;
+
+	if (l->bell.reading || l->bell.closing || l->bell.fd < 0)
+		return;
+	sqe = event_loop_get_sqe(h->loop, &l->bell.read_op);
+	if (!sqe) {
+		/* the channel still works: its signals then come through the VMM's port handler */
+		log_warn("vmbus", "channel %u: no room to wait on its doorbell",
+			 (unsigned)(l - h->listeners));
+		return;
+	}
+	io_uring_prep_read(sqe, l->bell.fd, &l->bell.count, sizeof(l->bell.count), 0);
+	l->bell.reading = true;
+}
+
+static void doorbell_rang(struct event_op *op, int res)
+{
+	struct channel_listener *l =
+		(struct channel_listener *)((char *)op - offsetof(struct channel_listener, bell.read_op));
+	struct vmbus_host *h = l->host;
+
+	l->bell.reading = false;
+	if (l->bell.closing)
+		return;
+	if (res == (int)sizeof(uint64_t) && l->fn && l->ch && vmbus_channel_is_open(l->ch))
+		l->fn(l->opaque, l->ch);
+	if (res < 0 && res != -EINTR && res != -EAGAIN) {
+		log_warn("vmbus", "channel %u: doorbell read failed: %s",
+			 (unsigned)(l - h->listeners), strerror(-res));
+		return;
+	}
+	doorbell_read(h, l);
+}
+
+/* Teardown: every read in flight completes (we ring the bell ourselves) before h goes. */
+static bool doorbells_quiet(void *arg)
+{
+	struct vmbus_host *h = arg;
+
+	for (unsigned i = 0; i < MAX_RELID; i++)
+		if (h->listeners[i].bell.reading)
+			return false;
+	return true;
+}
+
+static void doorbells_close(struct vmbus_host *h)
+{
+	for (unsigned i = 0; i < MAX_RELID; i++) {
+		struct doorbell *b = &h->listeners[i].bell;
+
+		b->closing = true;
+		if (b->reading && eventfd_write(b->fd, 1) < 0)
+			log_warn("vmbus", "cannot wake a doorbell read: %s", strerror(errno));
+	}
+	event_loop_submit(h->loop);
+	if (event_loop_run_until(h->loop, doorbells_quiet, h) < 0)
+		log_warn("vmbus", "event loop failed while closing doorbells");
+	for (unsigned i = 0; i < MAX_RELID; i++) {
+		struct doorbell *b = &h->listeners[i].bell;
+
+		if (b->fd >= 0)
+			close(b->fd);
+		b->fd = -1;
+	}
+}
+
 static int send_to_guest(void *ctx, unsigned vp, unsigned sint, const void *msg, uint32_t size)
 {
 	struct vmbus_host *h = ctx;
@@ -182,11 +269,18 @@ static void channel_opened(void *ctx, struct vmbus_channel *ch)
 {
 	struct vmbus_host *h = ctx;
 	struct channel_listener *l = listener(h, ch);
-	const struct hv_connection_ops ops = {.signal_event = channel_signalled, .opaque = l};
+	struct hv_connection_ops ops = {.signal_event = channel_signalled, .opaque = l};
 
 	if (!l)
 		return;
 	l->ch = ch;
+	if (l->bell.fd < 0)
+		l->bell.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->bell.fd >= 0) {
+		ops.has_doorbell = true;
+		ops.doorbell_fd = l->bell.fd;
+		doorbell_read(h, l);
+	}
 	if (hv_connection_register(h->partition, vmbus_channel_connection_id(ch), &ops) == 0)
 		l->registered = true;
 	else
@@ -230,8 +324,11 @@ int vmbus_host_create(struct vmbus_host **out, struct hv_partition *p, struct ev
 	h->partition = p;
 	h->loop = loop;
 	h->tail = &h->head;
-	for (unsigned i = 0; i < MAX_RELID; i++)
+	for (unsigned i = 0; i < MAX_RELID; i++) {
 		h->listeners[i].host = h;
+		h->listeners[i].bell.read_op.complete = doorbell_rang;
+		h->listeners[i].bell.fd = -1;
+	}
 	pthread_mutex_init(&h->queue_lock, NULL);
 	ret = vmbus_server_create(&h->server, mem, &server_ops, nvps);
 	if (ret < 0) {
@@ -275,6 +372,7 @@ void vmbus_host_destroy(struct vmbus_host *h)
 	if (event_loop_run_until(h->loop, drained, h) < 0)
 		log_warn("vmbus", "event loop failed while draining");
 	vmbus_server_destroy(h->server);
+	doorbells_close(h);
 	while ((m = dequeue(h)))
 		free(m);
 	pthread_mutex_destroy(&h->queue_lock);

@@ -171,7 +171,7 @@ while [ ${#pending[@]} -gt 0 ] && [ $boot -lt "$max_boots" ]; do
 	log=$dir/serial.log
 	echo "nested: boot $boot: ${pending[*]} (inner VMM: $inner, limit $limit s, log $log)"
 	outer_start=$(date +%s)
-	NESTED_QEMU_ARGS="${NESTED_QEMU_ARGS-} -d cpu_reset -D $dir/qemu-debug.log" \
+	NESTED_QEMU_ARGS="${NESTED_QEMU_ARGS-} -d cpu_reset,guest_errors -D $dir/qemu-debug.log" \
 		nested_boot "$log" "$limit" "$dir/host.cpio" "$inner"
 	qemu_status=$?
 	outer_end=$(date +%s)

@@ -34,8 +34,7 @@ static void test_range(void)
 static void test_hypercall_page(void)
 {
 	struct fake_host *h = fake_setup(hv_features_default(), 2, FAKE_TSC_HZ);
-	static const uint8_t code[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x50, 0x8c, 0xc8, 0xa8, 0x03,
-					0x58, 0x75, 0x03, 0xe6, 0xec, 0xc3, 0x0f, 0x0b };
+	static const uint8_t code[] = HV_HYPERCALL_PAGE_CODE; /* run by test_hv_trampoline */
 	uint8_t *page = h->ram + 0x5000;
 
 	CHECK_EQ(rdmsr_ok(h, 0, HV_X64_MSR_GUEST_OS_ID), 0);

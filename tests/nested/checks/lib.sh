@@ -10,7 +10,7 @@ kv() { # KEY LINE: the value of KEY=value in LINE
 	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
 }
 mismatch() { # GOT WANT: why a check failed ($why: what went wrong with the case, if anything)
-	if [ -n "$1" ]; then echo "got '$1', want $2"; else echo "no such line, want $2: $why"; fi
+	if [ -n "$1" ]; then echo "got '$1', want $2"; else echo "no such line, want $2: ${why:-the case did not run}"; fi
 }
 in_range() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 
