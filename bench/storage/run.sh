@@ -72,7 +72,30 @@ report() {
 			}
 		}' <<<"$results"
 }
-{ echo "$header"; echo; echo "runs (VMM round job IOPS KiB/s):"; echo "$results" | sed 's/^/  /'; echo; report; } >"$out/results.txt"
+# "@@bench-cpu VMM ROUND JOB main=TICKS all=TICKS hz=HZ": the VMM's CPU time during each job.
+cpu=$(cat "$out"/attempt-*/serial.log | sed -n 's/^[0-9.]* @@bench-cpu \([a-z]*\) \([0-9]*\) \([^ ]*\) main=\([0-9]*\) all=\([0-9]*\) hz=\([0-9]*\).*/\1 \3 \4 \5 \6/p')
+cpu_report() {
+	[ -n "$cpu" ] || return 0
+	echo
+	echo "VMM CPU per job (median seconds; main = the thread serving the disk: hvkvm's event loop, QEMU's main loop):"
+	awk '
+		function median(s,   n, v, i, j, t) {
+			n = split(s, v, " ")
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+			return n == 0 ? 0 : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
+		}
+		{ m[$1, $2] = m[$1, $2] " " $3 / $5; a[$1, $2] = a[$1, $2] " " $4 / $5
+		  if (!($2 in seen)) { seen[$2] = 1; jobs[++nj] = $2 } }
+		END {
+			printf "%-18s %12s %12s %12s %12s\n", "job", "hvkvm main", "qemu main", "hvkvm all", "qemu all"
+			for (i = 1; i <= nj; i++) {
+				j = jobs[i]
+				printf "%-18s %12.2f %12.2f %12.2f %12.2f\n", j, median(m["hvkvm", j]), median(m["qemu", j]),
+					median(a["hvkvm", j]), median(a["qemu", j])
+			}
+		}' <<<"$cpu"
+}
+{ echo "$header"; echo; echo "runs (VMM round job IOPS KiB/s):"; echo "$results" | sed 's/^/  /'; echo; report; cpu_report; } >"$out/results.txt"
 tail -n +2 "$out/results.txt"
 for v in hvkvm qemu host; do
 	[ "$(grep "^$v " <<<"$results" | cut -d' ' -f3 | sort -u | wc -l)" = 6 ] ||

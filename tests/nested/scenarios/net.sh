@@ -39,7 +39,9 @@ net_hook() {
 HVKVM_EXTRA="$_net_extra --name vm-net --net tap=hvtap0,mac=52:54:00:12:34:56,mtu=1500 --disk /dev/vda,readonly"
 INNER_PREFIX="unshare -n"
 CASE_HOOK=net_hook
-run_case net "$CASE_LIMIT" - 4 1024M exit \
+# 2 vCPUs, one receive queue (channel) each: with 4 the 2-CPU nested host is overcommitted, and
+# its kernel died under the transfers more often (in CI twice in a row).
+run_case net "$CASE_LIMIT" - 2 1024M exit \
 	"console=ttyS0 $INNER_APPEND hvtest=hv hvtest-run=/bin/hvtest-net hvtest-end=poweroff net-mib=$NET_TRANSFER_MIB"
 CASE_HOOK=
 INNER_PREFIX=
