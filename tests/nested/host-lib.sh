@@ -99,6 +99,19 @@ _case_ctl() {
 	echo "/tmp/$_name.ctl"
 }
 
+# _reap PID NAME (in the background): kill -9 the case's VMM; one that is still there 15 s later
+# has a thread held in this host's kernel (a vCPU that never leaves KVM_RUN: the nested platform's
+# soft lockups). Nothing more can run here then, so the host says so and powers off; the outside
+# boots another host for the scenarios left.
+_reap() {
+	kill -9 "$1" 2>/dev/null
+	sleep 15
+	kill -0 "$1" 2>/dev/null || return 0
+	echo "@@host wedged: the VMM of case $2 survived kill -9 (a vCPU thread held in the kernel)" >/dev/console
+	sync
+	poweroff -f
+}
+
 _run_case_once() {
 	[ -z "${CASE_SETUP-}" ] || "$CASE_SETUP" # fresh inputs for every run, a retry's too
 	_name=$1 _limit=$2 _input=$3
@@ -130,7 +143,7 @@ _run_case_once() {
 				hvkvm ctl --timeout 5 "$(_case_ctl)" vcpus 2>&1 | sed 's/^/@@vcpus /'
 				sleep 1
 			done
-			kill -9 "$_vmm"
+			_reap "$_vmm" "$_name"
 		) 2>/dev/null &
 		_dog=$!
 		wait "$_vmm"
@@ -182,7 +195,7 @@ _run_case_once() {
 			_victim=$(cat "/tmp/$_name.pid") # this run's VMM, not a retry's
 			(
 				sleep 3
-				kill -9 "$_victim"
+				_reap "$_victim" "$_name"
 			) >/dev/null 2>&1 &
 			;;
 		esac

@@ -117,7 +117,7 @@ check_host() {
 # CPU resets QEMU logged after the host was up (a triple fault of the nested host's kernel).
 host_last_words() {
 	local alarm resets
-	alarm=$(grep -v ' @@' "$log" | grep -m1 -E 'Kernel panic|BUG:|Oops|general protection|Out of memory' |
+	alarm=$(grep -v ' @@[gc]' "$log" | grep -m1 -E 'Kernel panic|BUG:|Oops|general protection|Out of memory|@@host wedged' |
 		cut -d' ' -f2- | cut -c1-120)
 	# QEMU resets CPU 0 twice at power-on (creation, machine reset); only a machine reset, such as
 	# a triple fault's, resets it again (the other CPUs take INITs while the kernel boots).

@@ -16,6 +16,16 @@ hv_userspace_check() { # NAME: the proof that hvkvm, not the host's KVM, served 
 	else fail "$1/userspace-path" "$(mismatch "$stats" "hvkvm's exit line with more than 0 synthetic MSR accesses")"; fi
 }
 
+hv_doorbell_check() { # NAME: the channels' signals took the in-kernel doorbell (KVM_IOEVENTFD)
+	local d
+	d=$(sed -n 's/.*; \([0-9]*\) doorbells bound in the kernel, \([0-9]*\) doorbell writes served here.*/\1 \2/p' \
+		"$console" | head -n1)
+	if [ -n "$d" ] && [ "${d%% *}" -gt 0 ]; then
+		pass "$1/doorbells-in-kernel"
+		hv_notes+=" $1: ${d%% *} channel doorbells bound in the kernel, ${d#* } doorbell writes reached hvkvm;"
+	else fail "$1/doorbells-in-kernel" "$(mismatch "$d" "1 or more doorbells bound in the kernel (one per open channel)")"; fi
+}
+
 # Guest CLOCK_REALTIME against the nested host's over the two bursts of "hvtime" samples: the
 # serial path only delays a line, so the smallest host-minus-guest offset of each burst is the
 # best estimate; their difference is the drift. Prints "SAMPLES ELAPSED_S DRIFT_MS SPREAD_MS" (the
@@ -59,6 +69,7 @@ check_hv_check() {
 		"hvkvm's 'guest reset through HV_X64_MSR_RESET' (-v)"
 	hv_expect_status $name 0
 	hv_userspace_check $name
+	hv_doorbell_check $name
 	timings+=" $name: VMM exit $(since "$(kv up "$begin")" "$(kv up "$exitl")") after VMM start;"
 }
 
