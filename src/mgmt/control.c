@@ -18,61 +18,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mgmt/control_internal.h"
 #include "mgmt/json.h"
 #include "mgmt/run_dir.h"
 
 #define TAG "control"
 /* Answer bytes queued for a client above which its next request waits for it to read. */
 #define OUT_HIGH 65536
-#define COMMAND_NAME_MAX 32
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-struct control_command {
-	struct control_command *next; /* sorted by name */
-	char *name;
-	char *usage;
-	control_handler_fn *fn;
-	void *opaque;
-	bool builtin;
-};
-
-struct control_request {
-	struct control_client *client; /* NULL once orphaned */
-	struct json_request parsed;
-};
-
-struct control_client {
-	struct control_server *s;
-	struct control_client *next; /* in s->clients, or in s->zombies once dropped */
-	int fd;
-	struct event_op in_op, out_op;
-	bool in_polling, out_polling; /* the op is in flight */
-	bool read_done;               /* EOF read, or input given up after an overlong line */
-	bool peer_gone;               /* hung up or reset: answers cannot reach it */
-	bool servicing, again;        /* client_service is on the stack; run it once more */
-	bool dropped;
-	struct control_request *pending;
-	char *out;
-	size_t out_off, out_len, out_cap;
-	size_t in_off, in_len; /* unconsumed input is in[in_off, in_len) */
-	char in[CONTROL_LINE_MAX];
-};
-
-struct control_server {
-	struct event_loop *loop;
-	int listen_fd;
-	struct event_op listen_op;
-	bool listen_polling;
-	bool closing;
-	dev_t dev;
-	ino_t ino;
-	char *name;
-	char path[RUN_DIR_PATH_MAX];
-	struct control_command *commands;
-	struct control_client *clients, *zombies;
-	unsigned nclients;
-};
 
 static void client_service(struct control_client *c);
 
@@ -166,14 +118,6 @@ static void queue_error(struct control_client *c, const char *fmt, ...)
 
 /* ---- requests ---- */
 
-static struct control_command *find_command(struct control_server *s, const char *name)
-{
-	for (struct control_command *cmd = s->commands; cmd; cmd = cmd->next)
-		if (!strcmp(cmd->name, name))
-			return cmd;
-	return NULL;
-}
-
 static bool blank(const char *line, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -197,7 +141,7 @@ static void dispatch_line(struct control_client *c, const char *line, size_t len
 		queue_error(c, "%s%s", ret == -ENOMEM ? "" : "malformed request: ", err.msg);
 		return;
 	}
-	cmd = find_command(c->s, parsed.command);
+	cmd = control_find_command(c->s, parsed.command);
 	if (!cmd) {
 		queue_error(c, "unknown command '%s' (see 'help')", parsed.command);
 		json_request_free(&parsed);
@@ -496,157 +440,6 @@ static void listen_done(struct event_op *op, int res)
 		log_error(TAG, "io_uring submission queue full: %s accepts no more clients", s->path);
 }
 
-/* ---- built-in commands ---- */
-
-static void builtin_help(void *opaque, struct control_request *req, unsigned argc,
-			 const char *const *argv)
-{
-	struct control_server *s = opaque;
-	struct json_writer w;
-	const char *result;
-	char *text = NULL;
-	size_t text_len = 0;
-	FILE *f;
-
-	if (argc > 1) {
-		control_reply_error(req, "usage: help [COMMAND]");
-		return;
-	}
-	if (argc == 1 && !find_command(s, argv[0])) {
-		control_reply_error(req, "unknown command '%s' (see 'help')", argv[0]);
-		return;
-	}
-	f = open_memstream(&text, &text_len);
-	if (!f) {
-		control_reply_error(req, "out of memory");
-		return;
-	}
-	json_writer_init(&w);
-	json_object_begin(&w);
-	json_key(&w, "commands");
-	json_array_begin(&w);
-	if (argc == 0)
-		fputs("Commands:\n", f);
-	for (struct control_command *cmd = s->commands; cmd; cmd = cmd->next) {
-		if (argc == 1 && strcmp(cmd->name, argv[0]))
-			continue;
-		json_object_begin(&w);
-		json_key(&w, "command");
-		json_string(&w, cmd->name);
-		json_key(&w, "usage");
-		json_string(&w, cmd->usage);
-		json_object_end(&w);
-		fprintf(f, "%s%s%s%s\n", argc ? "" : "  ", cmd->name,
-			cmd->usage[0] && cmd->usage[0] != ' ' ? " " : "", cmd->usage);
-	}
-	json_array_end(&w);
-	json_object_end(&w);
-	if (fclose(f) != 0 || json_writer_finish(&w, &result) < 0)
-		control_reply_error(req, "out of memory");
-	else
-		control_reply(req, result, text);
-	json_writer_free(&w);
-	free(text);
-}
-
-static void builtin_ping(void *opaque, struct control_request *req, unsigned argc,
-			 const char *const *argv)
-{
-	struct control_server *s = opaque;
-	struct json_writer w;
-	const char *result;
-
-	(void)argv;
-	if (argc) {
-		control_reply_error(req, "usage: ping");
-		return;
-	}
-	json_writer_init(&w);
-	json_object_begin(&w);
-	json_key(&w, "name");
-	if (s->name)
-		json_string(&w, s->name);
-	else
-		json_null(&w);
-	json_key(&w, "pid");
-	json_int(&w, (long long)getpid());
-	json_object_end(&w);
-	if (json_writer_finish(&w, &result) < 0)
-		control_reply_error(req, "out of memory");
-	else
-		control_reply(req, result, "pong");
-	json_writer_free(&w);
-}
-
-/* ---- registration ---- */
-
-static bool valid_command_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > COMMAND_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '-'))
-			return false;
-	return true;
-}
-
-static void command_free(struct control_command *cmd)
-{
-	free(cmd->name);
-	free(cmd->usage);
-	free(cmd);
-}
-
-static int add_command(struct control_server *s, const char *command, const char *usage,
-		       control_handler_fn *fn, void *opaque, bool builtin)
-{
-	struct control_command *cmd, **pp = &s->commands;
-
-	if (!valid_command_name(command) || !fn)
-		return -EINVAL;
-	if (find_command(s, command))
-		return -EEXIST;
-	cmd = calloc(1, sizeof(*cmd));
-	if (!cmd)
-		return -ENOMEM;
-	cmd->name = strdup(command);
-	cmd->usage = strdup(usage ? usage : "");
-	if (!cmd->name || !cmd->usage) {
-		command_free(cmd);
-		return -ENOMEM;
-	}
-	cmd->fn = fn;
-	cmd->opaque = opaque;
-	cmd->builtin = builtin;
-	while (*pp && strcmp((*pp)->name, command) < 0)
-		pp = &(*pp)->next;
-	cmd->next = *pp;
-	*pp = cmd;
-	return 0;
-}
-
-int control_register(struct control_server *s, const char *command, const char *usage,
-		     control_handler_fn *fn, void *opaque)
-{
-	return add_command(s, command, usage, fn, opaque, false);
-}
-
-void control_unregister(struct control_server *s, const char *command)
-{
-	for (struct control_command **pp = &s->commands; *pp; pp = &(*pp)->next) {
-		struct control_command *cmd = *pp;
-
-		if (!strcmp(cmd->name, command) && !cmd->builtin) {
-			*pp = cmd->next;
-			command_free(cmd);
-			return;
-		}
-	}
-}
-
 /* ---- answering ---- */
 
 static void finish_request(struct control_request *req, struct json_writer *w)
@@ -843,7 +636,7 @@ static void server_free(struct control_server *s)
 		struct control_command *cmd = s->commands;
 
 		s->commands = cmd->next;
-		command_free(cmd);
+		control_command_free(cmd);
 	}
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
@@ -891,10 +684,7 @@ int control_server_open(struct control_server **out, struct event_loop *loop, co
 		ret = error_set(err, EINVAL, "a control socket needs a VM name or a path");
 		goto err_free;
 	}
-	ret = add_command(s, "help", "[COMMAND]  list the commands, or show one", builtin_help, s,
-			  true);
-	if (ret == 0)
-		ret = add_command(s, "ping", "  check that the VM answers", builtin_ping, s, true);
+	ret = control_add_builtins(s);
 	if (ret < 0) {
 		ret = error_set(err, -ret, "out of memory");
 		goto err_free;
