@@ -124,6 +124,10 @@ host_last_words() {
 	resets=$(grep -c '^CPU Reset (CPU 0)' "$dir/qemu-debug.log" 2>/dev/null)
 	resets=$((${resets:-0} - 2))
 	if [ -n "$alarm" ]; then echo "; its kernel said: $alarm"
+	elif grep -q '^Triple fault' "$dir/qemu-debug.log" 2>/dev/null; then
+		# QEMU logs it (with -d cpu_reset) when the nested host's own kernel triple-faults;
+		# with -no-reboot QEMU then exits 0 without a word on the console
+		echo "; QEMU: the nested host's kernel triple-faulted"
 	elif [ "$resets" -gt 0 ]; then
 		# the state QEMU logged with the reset: where the CPU was
 		local at
