@@ -2,9 +2,10 @@
 # VMBus benchmark (nested tier): one channel of hvkvm's echo test device (--vmbus-test-device),
 # driven by a guest kernel module (bench/vmbus/guest, built here against Debian's headers for the
 # guest kernel): round trip of one 64-byte in-band packet at a time, and packets per second with
-# 64 in flight. The guest signals with HvSignalEvent (no monitor pages); each signal is a
-# hypercall exit to hvkvm, each answer a SynIC event. There is no peer: QEMU offers no VMBus device
-# on a KVM without in-kernel Hyper-V, and none with an echo channel anywhere.
+# 64 in flight. The guest signals with HvSignalEvent (no monitor pages), which the hypercall
+# page's doorbell turns into an in-kernel eventfd signal; each answer is a SynIC event. There is
+# no peer: QEMU offers no VMBus device on a KVM without in-kernel Hyper-V, and none with an echo
+# channel anywhere.
 #   bench/vmbus/run.sh [--rounds N]
 # Needs linux-headers-$HVKVM_KVER (apt-get install linux-headers-<guest kernel version>).
 set -uo pipefail
