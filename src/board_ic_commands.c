@@ -377,7 +377,7 @@ static void cmd_time_offset(void *o, struct control_request *req, unsigned argc,
 	}
 	if (argc) {
 		s = strtod(argv[0], &end);
-		if (*end || end == argv[0] || s > 1e9 || s < -1e9) {
+		if (*end || end == argv[0] || !(s >= -1e9 && s <= 1e9)) { /* NaN fails too */
 			control_reply_error(req, "time-offset: '%s' is not a number of seconds", argv[0]);
 			return;
 		}

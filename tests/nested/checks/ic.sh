@@ -41,6 +41,8 @@ check_ic_main() {
 	if [[ $t0 =~ ^[0-9]+$ && $t1 =~ ^[0-9]+$ ]] && [ $((t1 - t0)) -ge 3595 ] && [ $((t1 - t0)) -le 3620 ]; then
 		pass $name/time-stepped
 	else fail $name/time-stepped "$(mismatch "${t0:-?} -> ${t1:-?}" "the guest clock 1 h ahead after time-offset 3600")"; fi
+	ic_expect $name/time-offset-nan-refused 3 time-offset 'not a number of seconds.*status=1$' \
+		"'hvkvm ctl time-offset nan' refused (exit 1)"
 	ic_expect $name/heartbeat-no-contact 2 heartbeat '"state":"(no-contact|missed)"' "no contact / missed after rmmod hv_utils"
 	ic_expect $name/shutdown 1 shutdown 'status=0$' "shutdown accepted"
 	hv_expect_line $name/orderly-poweroff "^hvkvm-guest: orderly poweroff" "the guest's orderly poweroff"
