@@ -81,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_STANDALONE
+#include "replay.h"
 static uint32_t put32(uint8_t *p, uint32_t off, uint32_t v)
 {
 	memcpy(p + off, &v, 4);
@@ -93,8 +94,6 @@ int main(int argc, char **argv)
 {
 	uint8_t in[256];
 	uint32_t n = 0, o;
-	int failed = 0;
-
 	if (argc < 2) {
 		in[n++] = 0, in[n++] = 24, in[n++] = 0; /* INITIALIZE: req 1, 1.0, 16 KiB */
 		o = n;
@@ -120,28 +119,6 @@ int main(int argc, char **argv)
 		n = o + 14;
 		return LLVMFuzzerTestOneInput(in, n);
 	}
-	for (int i = 1; i < argc; i++) {
-		FILE *fp = fopen(argv[i], "rb");
-		uint8_t *buf;
-		long len;
-
-		if (!fp || fseek(fp, 0, SEEK_END) || (len = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET)) {
-			perror(argv[i]);
-			failed = 1;
-			if (fp)
-				fclose(fp);
-			continue;
-		}
-		buf = malloc(len ? (size_t)len : 1);
-		if (!buf || fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-			perror(argv[i]);
-			failed = 1;
-		} else {
-			LLVMFuzzerTestOneInput(buf, (size_t)len);
-		}
-		free(buf);
-		fclose(fp);
-	}
-	return failed;
+	return fuzz_replay_files(argc, argv);
 }
 #endif

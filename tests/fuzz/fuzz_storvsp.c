@@ -895,6 +895,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_STANDALONE
+#include "replay.h"
 /* ---- seeds: what a Linux (protocol 6.2) and a Windows Server 2008 R2 (4.2) guest send ---- */
 
 struct emit {
@@ -1136,8 +1137,6 @@ static void builtin_inputs(void)
 int main(int argc, char **argv)
 {
 	struct event_loop probe;
-	int failed = 0;
-
 	if (argc == 3 && strcmp(argv[1], "--seeds") == 0)
 		return write_seeds(argv[2]);
 	if (event_loop_init(&probe) < 0) {
@@ -1147,29 +1146,6 @@ int main(int argc, char **argv)
 	event_loop_destroy(&probe);
 	if (argc == 1)
 		builtin_inputs();
-	for (int i = 1; i < argc; i++) {
-		FILE *fp = fopen(argv[i], "rb");
-		uint8_t *buf;
-		long len;
-
-		if (!fp || fseek(fp, 0, SEEK_END) || (len = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET)) {
-			perror(argv[i]);
-			failed = 1;
-			if (fp)
-				fclose(fp);
-			continue;
-		}
-		buf = malloc(len ? (size_t)len : 1);
-		if (!buf || fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-			perror(argv[i]);
-			failed = 1;
-		} else {
-			LLVMFuzzerTestOneInput(buf, (size_t)len);
-			printf("%s: ok\n", argv[i]);
-		}
-		free(buf);
-		fclose(fp);
-	}
-	return failed;
+	return fuzz_replay_files(argc, argv);
 }
 #endif

@@ -8,7 +8,7 @@
  *     -o fuzz_vmbus_msg && ./fuzz_vmbus_msg -max_len=4096 corpus/
  * Replay files without libFuzzer (CI; no file arguments: one built-in sequence):
  *   gcc -g -DFUZZ_STANDALONE -fsanitize=address,undefined -D_GNU_SOURCE -I. -Isrc \
- *     tests/fuzz/fuzz_vmbus_msg.c src/vmbus/server.c src/vmbus/gpadl.c src/guest_mem.c src/log.c \
+ *     tests/fuzz/fuzz_vmbus_msg.c tests/fuzz/replay.c src/vmbus/server.c src/vmbus/gpadl.c src/guest_mem.c src/log.c \
  *     -o fuzz_vmbus_msg_replay && ./fuzz_vmbus_msg_replay corpus/FILE...
  *
  * Input: records. A byte b < 0x80 is a message on connection (b & 1 ? 4 : 1) from VP (b >> 1) & 3,
@@ -327,6 +327,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_STANDALONE
+#include "replay.h"
 /* Replays each file named on the command line; with none, one built-in Linux-like sequence. */
 int main(int argc, char **argv)
 {
@@ -341,32 +342,8 @@ int main(int argc, char **argv)
 		0x82, 0x01,       /* hot remove device 1 */
 		0x00, 0x08, 0x10, 0, 0, 0, 0, 0, 0, 0, /* UNLOAD */
 	};
-	int failed = 0;
-
 	if (argc < 2)
 		return LLVMFuzzerTestOneInput(smoke, sizeof(smoke));
-	for (int i = 1; i < argc; i++) {
-		FILE *fp = fopen(argv[i], "rb");
-		uint8_t *buf;
-		long n;
-
-		if (!fp || fseek(fp, 0, SEEK_END) || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET)) {
-			perror(argv[i]);
-			failed = 1;
-			if (fp)
-				fclose(fp);
-			continue;
-		}
-		buf = malloc(n ? (size_t)n : 1);
-		if (!buf || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-			perror(argv[i]);
-			failed = 1;
-		} else {
-			LLVMFuzzerTestOneInput(buf, (size_t)n);
-		}
-		free(buf);
-		fclose(fp);
-	}
-	return failed;
+	return fuzz_replay_files(argc, argv);
 }
 #endif

@@ -7,7 +7,7 @@
  *     -o fuzz_vmbus_ring && ./fuzz_vmbus_ring -max_len=20000
  * Replay files without libFuzzer:
  *   cc -g -fsanitize=address,undefined -DFUZZ_STANDALONE -D_GNU_SOURCE -I. -Isrc \
- *     tests/fuzz/fuzz_vmbus_ring.c src/vmbus/ring.c src/vmbus/packet.c src/guest_mem.c \
+ *     tests/fuzz/fuzz_vmbus_ring.c tests/fuzz/replay.c src/vmbus/ring.c src/vmbus/packet.c src/guest_mem.c \
  *     -o fuzz_vmbus_ring && ./fuzz_vmbus_ring crash-*
  *
  * Input: [0] data pages per ring - 1 (mod 4), [1] peek buffer size, [2] PFN shuffle, [3] write
@@ -190,6 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_STANDALONE
+#include "replay.h"
 /* With no files: 20000 deterministic pseudo-random inputs, so a plain build still shakes the
  * reader (a crash or a sanitizer report fails the test). */
 static void random_inputs(void)
@@ -212,34 +213,9 @@ static void random_inputs(void)
 
 int main(int argc, char **argv)
 {
-	int failed = 0;
-
 	if (argc == 1)
 		random_inputs();
 
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		uint8_t *d;
-		long n;
-
-		if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-			perror(argv[i]);
-			failed = 1;
-			if (f)
-				fclose(f);
-			continue;
-		}
-		d = malloc(n ? (size_t)n : 1);
-		if (!d || fread(d, 1, (size_t)n, f) != (size_t)n) {
-			perror(argv[i]);
-			failed = 1;
-		} else {
-			LLVMFuzzerTestOneInput(d, (size_t)n);
-			printf("%s: ok\n", argv[i]);
-		}
-		free(d);
-		fclose(f);
-	}
-	return failed;
+	return fuzz_replay_files(argc, argv);
 }
 #endif
