@@ -12,7 +12,8 @@
  *
  * Build and run:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Isrc \
- *     tests/fuzz/fuzz_ic.c src/synthetic/ic.c src/synthetic/ic_text.c src/synthetic/ic_set.c \
+ *     tests/fuzz/fuzz_ic.c tests/unit/vmbus_guest_msgs.c src/synthetic/ic.c \
+ *     src/synthetic/ic_text.c src/synthetic/ic_set.c \
  *     src/synthetic/ic_shutdown.c src/synthetic/ic_heartbeat.c src/synthetic/ic_timesync.c \
  *     src/synthetic/ic_kvp.c src/synthetic/ic_vss.c src/synthetic/ic_fcopy.c \
  *     src/vmbus/server.c src/vmbus/gpadl.c src/vmbus/ring.c src/vmbus/packet.c \
@@ -66,6 +67,7 @@
 #include "vmbus/protocol.h"
 #include "vmbus/ring.h"
 #include "vmbus/server.h"
+#include "tests/unit/vmbus_guest_msgs.h"
 
 #define REQUIRE(cond)                                                              \
 	do {                                                                       \
@@ -620,37 +622,21 @@ static void guest_open(struct fz *f, int i, unsigned data_pages)
 	uint64_t pfn0 = (uint64_t)i * CHAN_PAGES;
 	uint32_t npages = 2 * (data_pages + 1);
 	uint8_t buf[VMBUS_MESSAGE_MAX];
-	struct vmbus_msg_gpadl_header h = {
-		.header.msgtype = CHANNELMSG_GPADL_HEADER,
-		.range_buflen = (uint16_t)(sizeof(struct vmbus_gpa_range) + 8 * npages),
-		.rangecount = 1,
-	};
-	struct vmbus_gpa_range r = {.byte_count = npages * PG};
-	struct vmbus_msg_open_channel o = {.header.msgtype = CHANNELMSG_OPENCHANNEL};
-	uint32_t off = sizeof(h) + sizeof(r);
+	struct vmbus_msg_open_channel o;
+	uint32_t len, carried;
 
 	if (c->open)
 		return;
-	REQUIRE(npages <= CHAN_PAGES && off + 8 * npages <= sizeof(buf));
+	REQUIRE(npages <= CHAN_PAGES);
 	c->gpadl = ++f->next_gpadl;
 	gring_init(&c->tx, f->ram + pfn0 * PG, data_pages);
 	gring_init(&c->rx, f->ram + (pfn0 + data_pages + 1) * PG, data_pages);
-	h.child_relid = c->relid;
-	h.gpadl = c->gpadl;
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), &r, sizeof(r));
-	for (uint32_t p = 0; p < npages; p++, off += 8) {
-		uint64_t pfn = pfn0 + p;
-
-		memcpy(buf + off, &pfn, 8);
-	}
+	len = vmbus_guest_gpadl_header(buf, c->relid, c->gpadl, pfn0, npages, npages * PG, &carried);
+	REQUIRE(carried == npages); /* few enough pages for the GPADL_HEADER alone */
 	f->got_gpadl = false;
-	post(f, VMBUS_MESSAGE_CONNECTION_ID, buf, off);
+	post(f, VMBUS_MESSAGE_CONNECTION_ID, buf, len);
 	REQUIRE(f->got_gpadl && f->gpadl_status == 0);
-	o.child_relid = c->relid;
-	o.openid = c->relid;
-	o.ringbuffer_gpadlhandle = c->gpadl;
-	o.downstream_ringbuffer_pageoffset = data_pages + 1;
+	o = vmbus_guest_open(c->relid, c->gpadl, data_pages + 1, 0);
 	f->got_open = false;
 	post(f, VMBUS_MESSAGE_CONNECTION_ID, &o, sizeof(o));
 	REQUIRE(f->got_open && f->open_status == 0);

@@ -5,7 +5,7 @@
  *
  * Build and run (io_uring needed):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Isrc \
- *     tests/fuzz/fuzz_storvsp.c src/synthetic/storvsp*.c src/backend/scsi_disk*.c \
+ *     tests/fuzz/fuzz_storvsp.c tests/unit/vmbus_guest_msgs.c src/synthetic/storvsp*.c src/backend/scsi_disk*.c \
  *     src/backend/block.c src/vmbus/server.c src/vmbus/gpadl.c src/vmbus/ring.c \
  *     src/vmbus/packet.c src/vmbus/host.c src/hv-enlight/[a-z]*.c src/event_loop.c \
  *     src/guest_mem.c src/error.c src/log.c -luring -o fuzz_storvsp && \
@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tests/unit/vmbus_guest_msgs.h"
 #include "synthetic/storvsp.h"
 #include "synthetic/storvsp_internal.h"
 #include "vmbus/ring.h"
@@ -452,8 +453,7 @@ static void open_offer(struct fz *f, unsigned idx)
 	bool primary = f->offers[idx].sub == 0;
 	unsigned tx = primary ? f->tx_pages : 3, rx = primary ? f->rx_pages : 2, n = tx + rx;
 	uint8_t msg[VMBUS_MESSAGE_MAX];
-	struct vmbus_msg_gpadl_header h;
-	struct vmbus_gpa_range range = { .byte_count = n * PG, .byte_offset = 0 };
+	uint32_t len, carried;
 	struct vmbus_msg_open_channel o;
 	struct slot *s;
 	uint64_t pfn0 = f->next_pfn;
@@ -474,29 +474,13 @@ static void open_offer(struct fz *f, unsigned idx)
 	for (unsigned i = tx; i < n; i++)
 		f->may_write[pfn0 + i] = true;
 
-	memset(&h, 0, sizeof(h));
-	h.header.msgtype = CHANNELMSG_GPADL_HEADER;
-	h.child_relid = relid;
-	h.gpadl = handle;
-	h.rangecount = 1;
-	h.range_buflen = (uint16_t)(sizeof(range) + n * 8u);
-	memcpy(msg, &h, sizeof(h));
-	memcpy(msg + sizeof(h), &range, sizeof(range));
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t pfn = pfn0 + i;
-
-		memcpy(msg + sizeof(h) + sizeof(range) + i * 8, &pfn, 8);
-	}
+	len = vmbus_guest_gpadl_header(msg, relid, handle, pfn0, n, n * PG, &carried);
+	REQUIRE(carried == n); /* the header alone carries every page */
 	f->got_gpadl = false;
-	post(f, VMBUS_MESSAGE_CONNECTION_ID, msg, sizeof(h) + sizeof(range) + n * 8);
+	post(f, VMBUS_MESSAGE_CONNECTION_ID, msg, len);
 	REQUIRE(f->got_gpadl && f->gpadl_status == VMBUS_STATUS_SUCCESS);
 
-	memset(&o, 0, sizeof(o));
-	o.header.msgtype = CHANNELMSG_OPENCHANNEL;
-	o.child_relid = relid;
-	o.openid = relid;
-	o.ringbuffer_gpadlhandle = handle;
-	o.downstream_ringbuffer_pageoffset = tx;
+	o = vmbus_guest_open(relid, handle, tx, 0);
 	f->got_open = false;
 	post(f, VMBUS_MESSAGE_CONNECTION_ID, &o, sizeof(o));
 	REQUIRE(f->got_open && f->open_status == VMBUS_STATUS_SUCCESS);
