@@ -100,20 +100,20 @@ static void cmd_vcpus(void *opaque, struct control_request *req, unsigned argc,
 	struct board *b = opaque;
 	struct timespec deadline;
 	struct json_writer w;
-	size_t cap = 160 * (size_t)b->vm.ncpus + 1, used = 0;
-	char *text;
+	char *text = NULL;
+	size_t text_len = 0;
+	FILE *f;
 
 	(void)argv;
 	if (argc) {
 		control_reply_error(req, "vcpus takes no arguments");
 		return;
 	}
-	text = malloc(cap);
-	if (!text) {
+	f = open_memstream(&text, &text_len);
+	if (!f) {
 		control_reply_error(req, "out of memory");
 		return;
 	}
-	text[0] = 0;
 	for (unsigned i = 0; i < b->vm.ncpus; i++)
 		vcpu_sample_request(&b->vm.vcpus[i]);
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -127,13 +127,16 @@ static void cmd_vcpus(void *opaque, struct control_request *req, unsigned argc,
 		struct vcpu_sample smp;
 		int ret = vcpu_sample_wait(v, &deadline, &smp);
 
+		if (ret < 0)
+			smp.exits = __atomic_load_n(&v->exits, __ATOMIC_RELAXED);
 		json_object_begin(&w);
 		json_key(&w, "index");
 		json_uint(&w, i);
 		json_key(&w, "answered");
 		json_bool(&w, ret == 0);
 		json_key(&w, "exits");
-		json_uint(&w, ret == 0 ? smp.exits : __atomic_load_n(&v->exits, __ATOMIC_RELAXED));
+		json_uint(&w, smp.exits);
+		fprintf(f, "%svcpu%u: ", i ? "\n" : "", i);
 		if (ret == 0) {
 			json_key(&w, "state");
 			json_string(&w, mp_state_name(smp.mp_state));
@@ -145,22 +148,24 @@ static void cmd_vcpus(void *opaque, struct control_request *req, unsigned argc,
 			json_uint(&w, smp.rflags);
 			json_key(&w, "cr3");
 			json_uint(&w, smp.cr3);
-			used += (size_t)snprintf(text + used, cap - used,
-				"%svcpu%u: %s rip=%016llx rsp=%016llx rflags=%08llx cr3=%llx exits=%llu",
-				i ? "\n" : "", i, mp_state_name(smp.mp_state),
-				(unsigned long long)smp.rip, (unsigned long long)smp.rsp,
-				(unsigned long long)smp.rflags, (unsigned long long)smp.cr3,
-				(unsigned long long)smp.exits);
+			fprintf(f, "%s rip=%016llx rsp=%016llx rflags=%08llx cr3=%llx",
+				mp_state_name(smp.mp_state), (unsigned long long)smp.rip,
+				(unsigned long long)smp.rsp, (unsigned long long)smp.rflags,
+				(unsigned long long)smp.cr3);
 		} else {
-			used += (size_t)snprintf(text + used, cap - used,
-				"%svcpu%u: no answer within %u ms (%s) exits=%llu", i ? "\n" : "", i,
-				VCPUS_ANSWER_MS, ret == -ESRCH ? "not started" : "still inside KVM_RUN",
-				(unsigned long long)__atomic_load_n(&v->exits, __ATOMIC_RELAXED));
+			fprintf(f, "no answer within %u ms (%s)", VCPUS_ANSWER_MS,
+				ret == -ESRCH ? "not started" : "still inside KVM_RUN");
 		}
+		fprintf(f, " exits=%llu", (unsigned long long)smp.exits);
 		json_object_end(&w);
 	}
 	json_array_end(&w);
-	control_reply_json(req, &w, text);
+	if (fclose(f) != 0) {
+		control_reply_error(req, "out of memory");
+		json_writer_free(&w);
+	} else {
+		control_reply_json(req, &w, text); /* frees w */
+	}
 	free(text);
 }
 
